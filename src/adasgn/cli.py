@@ -1,0 +1,57 @@
+"""The ``adasgn`` command line: one program, one subcommand per task.
+
+Every module in :mod:`adasgn.commands` that defines ``register(subparsers)`` adds a subcommand;
+the parser it creates sets ``func`` (called with the parsed args, returns an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one clear line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import commands
+
+    parser = argparse.ArgumentParser(
+        prog="adasgn",
+        description="AdaSGN / SGN skeleton action recognition: prepare data, train, test, "
+        "benchmark, predict. `adasgn COMMAND -h` documents each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"adasgn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
+        if hasattr(mod, "register"):
+            mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"adasgn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"adasgn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``adasgn`` subcommand (auto-discovered by :mod:`adasgn.cli`)."""

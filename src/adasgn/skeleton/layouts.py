@@ -1,0 +1,399 @@
+"""Skeleton layouts: joint names, bones and the joint groupings AdaSGN uses.
+
+This module is the single home of every joint layout. A layout knows
+
+* its joint names (index = joint id, 0-based),
+* its kinematic tree: ``parents[j]`` is the parent of joint ``j`` (``-1`` for the root), so every
+  bone is ``child -> parent``,
+* its joint-aggregation groupings: for each reduced joint count ``n`` a list of ``n`` groups, each a
+  set of original joints that are averaged with equal weight (the initial value of AdaSGN's
+  transformation matrices). The full joint count is implicit (identity).
+
+Built-in layouts: ``ntu25``, ``kinect20``, ``msr20``, ``shrec22``, ``coco17``. A user layout comes
+from a small YAML file (see :func:`load_layout_yaml`) and is registered with
+:func:`register_layout` -- no code change needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Layout",
+    "LayoutError",
+    "get_layout",
+    "list_layouts",
+    "register_layout",
+    "load_layout_yaml",
+]
+
+
+class LayoutError(ValueError):
+    """An invalid skeleton layout; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    joints: tuple[str, ...]
+    parents: tuple[int, ...]
+    groupings: Mapping[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    center: int = 0
+    description: str = ""
+
+    # ------------------------------------------------------------------ construction
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    @property
+    def joint_choices(self) -> tuple[int, ...]:
+        """Joint counts AdaSGN chooses from, ascending; the last is the full count."""
+        return tuple(sorted(set(self.groupings) | {self.num_joints}))
+
+    @property
+    def bones(self) -> tuple[tuple[int, int], ...]:
+        """(child, parent) pairs, one per non-root joint."""
+        return tuple((c, p) for c, p in enumerate(self.parents) if p >= 0)
+
+    def groups(self, n: int) -> tuple[tuple[int, ...], ...]:
+        """The ``n`` joint groups for joint count ``n`` (identity for the full count)."""
+        if n == self.num_joints:
+            return tuple((j,) for j in range(n))
+        if n not in self.groupings:
+            raise KeyError(
+                f"layout {self.name!r} has no grouping for {n} joints; "
+                f"available: {list(self.joint_choices)}"
+            )
+        return self.groupings[n]
+
+    def aggregation_matrix(self, n: int) -> np.ndarray:
+        """(V, n) matrix M with ``x_reduced = x @ M``: column k averages group k equally."""
+        mat = np.zeros((self.num_joints, n), dtype=np.float32)
+        for k, group in enumerate(self.groups(n)):
+            mat[list(group), k] = 1.0 / len(group)
+        return mat
+
+    def index(self, joint: str | int) -> int:
+        if isinstance(joint, (int, np.integer)):
+            if not 0 <= int(joint) < self.num_joints:
+                raise LayoutError(f"layout {self.name!r}: joint index {joint} out of range")
+            return int(joint)
+        try:
+            return self.joints.index(joint)
+        except ValueError:
+            raise LayoutError(f"layout {self.name!r}: unknown joint {joint!r}") from None
+
+    def describe(self) -> str:
+        lines = [f"{self.name}: {self.num_joints} joints; choices {list(self.joint_choices)}"]
+        for n in self.joint_choices[:-1]:
+            parts = ["+".join(self.joints[j] for j in g) for g in self.groups(n)]
+            lines.append(f"  {n:>3}: " + " | ".join(parts))
+        return "\n".join(lines)
+
+
+def _validate(layout: Layout) -> None:
+    name = layout.name
+    v = len(layout.joints)
+    if v == 0:
+        raise LayoutError(f"layout {name!r}: no joints")
+    if len(set(layout.joints)) != v:
+        dup = sorted({j for j in layout.joints if layout.joints.count(j) > 1})
+        raise LayoutError(f"layout {name!r}: duplicate joint names {dup}")
+    if len(layout.parents) != v:
+        raise LayoutError(
+            f"layout {name!r}: {len(layout.parents)} parents for {v} joints (need one per joint)"
+        )
+    for j, p in enumerate(layout.parents):
+        if not -1 <= p < v:
+            raise LayoutError(f"layout {name!r}: parent {p} of joint {layout.joints[j]!r} is unknown")
+        if p == j:
+            raise LayoutError(f"layout {name!r}: joint {layout.joints[j]!r} is its own parent (cycle)")
+    # cycle check: walk up from every joint
+    for j in range(v):
+        seen = [j]
+        p = layout.parents[j]
+        while p >= 0:
+            if p in seen:
+                cyc = " -> ".join(layout.joints[k] for k in seen[seen.index(p):] + [p])
+                raise LayoutError(f"layout {name!r}: cycle in parents: {cyc}")
+            seen.append(p)
+            p = layout.parents[p]
+    if not 0 <= layout.center < v:
+        raise LayoutError(f"layout {name!r}: centre joint {layout.center} out of range")
+    for n, groups in layout.groupings.items():
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise LayoutError(f"layout {name!r}: grouping key {n!r} must be a positive joint count")
+        if n >= v:
+            raise LayoutError(
+                f"layout {name!r}: grouping for {n} joints must reduce the {v} joints "
+                "(the full count is the implicit identity)"
+            )
+        if len(groups) != n:
+            raise LayoutError(f"layout {name!r}: grouping {n} has {len(groups)} groups, expected {n}")
+        owner: dict[int, int] = {}
+        for k, group in enumerate(groups):
+            if len(group) == 0:
+                raise LayoutError(f"layout {name!r}: grouping {n}, group {k} is empty")
+            for j in group:
+                if not 0 <= j < v:
+                    raise LayoutError(f"layout {name!r}: grouping {n}, group {k}: unknown joint {j}")
+                if j in owner:
+                    raise LayoutError(
+                        f"layout {name!r}: grouping {n}: joint {layout.joints[j]!r} is in two groups "
+                        f"({owner[j]} and {k})"
+                    )
+                owner[j] = k
+        missing = [layout.joints[j] for j in range(v) if j not in owner]
+        if missing:
+            raise LayoutError(f"layout {name!r}: grouping {n}: joints in no group: {missing}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building layouts from names
+
+
+def make_layout(
+    name: str,
+    joints: Sequence[str],
+    parents: Sequence[str | int | None],
+    groupings: Mapping[int, Iterable[Iterable[str | int]]] | None = None,
+    center: str | int = 0,
+    description: str = "",
+) -> Layout:
+    """Build a layout where parents / groups may be given as joint names or indices."""
+    joints = tuple(str(j) for j in joints)
+
+    def idx(j: str | int | None, what: str) -> int:
+        if j is None or (isinstance(j, (int, np.integer)) and int(j) == -1):
+            return -1
+        if isinstance(j, (int, np.integer)):
+            if not 0 <= int(j) < len(joints):
+                raise LayoutError(f"layout {name!r}: {what}: unknown joint index {j}")
+            return int(j)
+        if j not in joints:
+            raise LayoutError(f"layout {name!r}: {what}: unknown joint {j!r}")
+        return joints.index(j)
+
+    if len(parents) != len(joints):
+        raise LayoutError(
+            f"layout {name!r}: {len(parents)} parents for {len(joints)} joints (need one per joint)"
+        )
+    par = tuple(idx(p, f"parent of {joints[i]!r}") for i, p in enumerate(parents))
+    grp: dict[int, tuple[tuple[int, ...], ...]] = {}
+    for n, groups in (groupings or {}).items():
+        try:
+            n_int = int(n)
+        except (TypeError, ValueError):
+            raise LayoutError(f"layout {name!r}: grouping key {n!r} must be a joint count") from None
+        grp[n_int] = tuple(
+            tuple(idx(j, f"grouping {n_int}, group {k}") for j in group)
+            for k, group in enumerate(groups)
+        )
+    return Layout(name, joints, par, grp, idx(center, "centre"), description)
+
+
+_REGISTRY: dict[str, Layout] = {}
+
+
+def register_layout(layout: Layout, overwrite: bool = False) -> Layout:
+    if layout.name in _REGISTRY and not overwrite:
+        raise LayoutError(f"layout {layout.name!r} is already registered")
+    _REGISTRY[layout.name] = layout
+    return layout
+
+
+def list_layouts() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_layout(name: str | Layout) -> Layout:
+    """A registered layout by name, or a path to a YAML layout file (loaded and registered)."""
+    if isinstance(name, Layout):
+        return name
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if str(name).endswith((".yaml", ".yml")) and Path(name).is_file():
+        lay = load_layout_yaml(name)
+        return register_layout(lay, overwrite=True)
+    raise KeyError(f"unknown layout {name!r}; registered: {list_layouts()} (or give a .yaml file)")
+
+
+def load_layout_yaml(path: str | Path) -> Layout:
+    """Read a layout from YAML::
+
+        name: myhand
+        joints: [wrist, thumb, index]
+        parents: [null, wrist, wrist]     # names, indices or null for the root
+        groupings:                        # optional; full joint count is implicit
+          1: [[wrist, thumb, index]]
+        center: wrist                     # optional, default joint 0
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise LayoutError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise LayoutError(f"{path}: expected a mapping with keys name, joints, parents")
+    for key in ("name", "joints", "parents"):
+        if key not in data:
+            raise LayoutError(f"{path}: missing key {key!r}")
+    try:
+        return make_layout(
+            str(data["name"]),
+            data["joints"],
+            data["parents"],
+            data.get("groupings") or {},
+            data.get("center", 0),
+            data.get("description", ""),
+        )
+    except LayoutError as exc:
+        raise LayoutError(f"{path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Built-in layouts
+
+_KINECT_V2 = (
+    "spine_base", "spine_mid", "neck", "head",
+    "l_shoulder", "l_elbow", "l_wrist", "l_hand",
+    "r_shoulder", "r_elbow", "r_wrist", "r_hand",
+    "l_hip", "l_knee", "l_ankle", "l_foot",
+    "r_hip", "r_knee", "r_ankle", "r_foot",
+    "spine_shoulder", "l_hand_tip", "l_thumb", "r_hand_tip", "r_thumb",
+)  # fmt: skip
+
+register_layout(make_layout(
+    "ntu25",
+    _KINECT_V2,
+    # Kinect v2 SDK hierarchy (hand tip -> hand, thumb -> wrist), rooted at the spine base.
+    [None, "spine_base", "spine_shoulder", "neck",
+     "spine_shoulder", "l_shoulder", "l_elbow", "l_wrist",
+     "spine_shoulder", "r_shoulder", "r_elbow", "r_wrist",
+     "spine_base", "l_hip", "l_knee", "l_ankle",
+     "spine_base", "r_hip", "r_knee", "r_ankle",
+     "spine_mid", "l_hand", "l_wrist", "r_hand", "r_wrist"],
+    {
+        # spec 2.3, the official 25 -> 9 grouping (0-based)
+        9: [[0, 1, 12, 16], [2, 4, 8, 20], [3], [5], [6, 7, 21, 22], [9], [10, 11, 23, 24],
+            [13, 14, 15], [17, 18, 19]],
+        1: [list(range(25))],
+    },
+    center="spine_mid",
+    description="NTU RGB+D / Kinect v2 (25 joints)",
+))  # fmt: skip
+
+_KINECT_V1 = (
+    "hip_center", "spine", "shoulder_center", "head",
+    "l_shoulder", "l_elbow", "l_wrist", "l_hand",
+    "r_shoulder", "r_elbow", "r_wrist", "r_hand",
+    "l_hip", "l_knee", "l_ankle", "l_foot",
+    "r_hip", "r_knee", "r_ankle", "r_foot",
+)  # fmt: skip
+
+register_layout(make_layout(
+    "kinect20",
+    _KINECT_V1,
+    [None, "hip_center", "spine", "shoulder_center",
+     "shoulder_center", "l_shoulder", "l_elbow", "l_wrist",
+     "shoulder_center", "r_shoulder", "r_elbow", "r_wrist",
+     "hip_center", "l_hip", "l_knee", "l_ankle",
+     "hip_center", "r_hip", "r_knee", "r_ankle"],
+    {
+        # the NTU 9-group scheme transferred to Kinect v1: lower torso, shoulder girdle, head,
+        # each elbow, each wrist+hand, each leg
+        9: [["hip_center", "spine", "l_hip", "r_hip"], ["shoulder_center", "l_shoulder", "r_shoulder"],
+            ["head"], ["l_elbow"], ["l_wrist", "l_hand"], ["r_elbow"], ["r_wrist", "r_hand"],
+            ["l_knee", "l_ankle", "l_foot"], ["r_knee", "r_ankle", "r_foot"]],
+        1: [list(_KINECT_V1)],
+    },
+    center="spine",
+    description="Kinect v1 SDK order (20 joints)",
+))  # fmt: skip
+
+_MSR = (
+    "l_shoulder", "r_shoulder", "neck", "spine", "l_hip", "r_hip", "hip_center",
+    "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hand", "r_hand",
+    "l_knee", "r_knee", "l_ankle", "r_ankle", "l_foot", "r_foot", "head",
+)  # fmt: skip
+
+register_layout(make_layout(
+    "msr20",
+    _MSR,
+    # chain from shared/data/README.md: 19-2, 2-0, 2-1, 2-3, 3-6, 6-4, 6-5, 0-7, 7-9, 9-11,
+    # 1-8, 8-10, 10-12, 4-13, 13-15, 15-17, 5-14, 14-16, 16-18; rooted at the hip centre
+    ["neck", "neck", "spine", "hip_center", "hip_center", "hip_center", None,
+     "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
+     "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "neck"],
+    {
+        # Same body-part scheme as NTU's official 25 -> 9 grouping: lower torso (spine, hip
+        # centre, both hips), shoulder girdle (neck, both shoulders), head, each elbow, each
+        # wrist+hand, each leg (knee, ankle, foot).
+        9: [["spine", "hip_center", "l_hip", "r_hip"], ["neck", "l_shoulder", "r_shoulder"],
+            ["head"], ["l_elbow"], ["l_wrist", "l_hand"], ["r_elbow"], ["r_wrist", "r_hand"],
+            ["l_knee", "l_ankle", "l_foot"], ["r_knee", "r_ankle", "r_foot"]],
+        1: [list(_MSR)],
+    },
+    center="spine",
+    description="MSR Action3D skeleton order (20 joints)",
+))  # fmt: skip
+
+_SHREC = (
+    "wrist", "palm",
+    "thumb_1", "thumb_2", "thumb_3", "thumb_tip",
+    "index_1", "index_2", "index_3", "index_tip",
+    "middle_1", "middle_2", "middle_3", "middle_tip",
+    "ring_1", "ring_2", "ring_3", "ring_tip",
+    "little_1", "little_2", "little_3", "little_tip",
+)  # fmt: skip
+
+register_layout(make_layout(
+    "shrec22",
+    _SHREC,
+    # DHG / SHREC'17 documentation: the thumb hangs off the wrist, the four fingers off the palm
+    [None, "wrist", "wrist", "thumb_1", "thumb_2", "thumb_3",
+     "palm", "index_1", "index_2", "index_3",
+     "palm", "middle_1", "middle_2", "middle_3",
+     "palm", "ring_1", "ring_2", "ring_3",
+     "palm", "little_1", "little_2", "little_3"],
+    {
+        # spec 2.3: column k averages joints {2k, 2k+1}
+        11: [[2 * k, 2 * k + 1] for k in range(11)],
+        1: [list(range(22))],
+    },
+    center="wrist",
+    description="SHREC'17 / DHG hand (22 joints)",
+))  # fmt: skip
+
+_COCO = (
+    "nose", "l_eye", "r_eye", "l_ear", "r_ear",
+    "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
+    "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle",
+)  # fmt: skip
+
+register_layout(make_layout(
+    "coco17",
+    _COCO,
+    [None, "nose", "nose", "l_eye", "r_eye",
+     "nose", "nose", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+     "l_shoulder", "r_shoulder", "l_hip", "r_hip", "l_knee", "r_knee"],
+    {
+        # hips, shoulders, face, each elbow, each wrist, each leg (knee + ankle)
+        9: [["l_hip", "r_hip"], ["l_shoulder", "r_shoulder"],
+            ["nose", "l_eye", "r_eye", "l_ear", "r_ear"], ["l_elbow"], ["l_wrist"],
+            ["r_elbow"], ["r_wrist"], ["l_knee", "l_ankle"], ["r_knee", "r_ankle"]],
+        1: [list(_COCO)],
+    },
+    center="nose",
+    description="COCO-17 keypoints (2-D pose estimators)",
+))  # fmt: skip
