@@ -1,0 +1,78 @@
+"""torch.distributed helpers: DDP under ``torchrun`` (gloo on CPU, nccl on CUDA), no-op otherwise."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def setup(device: str) -> torch.device:
+    """Initialise the process group when launched by torchrun; return this rank's device."""
+    want_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not is_distributed():
+        backend = "nccl" if want_cuda else "gloo"
+        dist.init_process_group(backend=backend)
+    if want_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
+
+
+def cleanup() -> None:
+    if is_distributed():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+def all_gather_objects(obj):
+    """List of ``obj`` from every rank (rank order); ``[obj]`` when not distributed."""
+    if not is_distributed():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def all_reduce_mean(value: float, device: torch.device) -> float:
+    if not is_distributed():
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return float(t.item()) / world_size()
+
+
+class ShardSampler(torch.utils.data.Sampler):
+    """Evaluation sampler: rank r takes indices r, r+W, ... -- no padding, no duplicates, so every
+    sample is evaluated exactly once over all ranks."""
+
+    def __init__(self, n: int):
+        self.n, self.r, self.w = n, rank(), world_size()
+
+    def __iter__(self):
+        return iter(range(self.r, self.n, self.w))
+
+    def __len__(self):
+        return len(range(self.r, self.n, self.w))

@@ -1,0 +1,434 @@
+"""Training and evaluation loop for SGN, single models and AdaSGN.
+
+One run = one directory ``<out_dir>/<name>/`` holding
+
+* ``config.yaml`` and ``env.json`` (versions, git hash, command line),
+* ``metrics.jsonl`` -- one line per epoch (train loss/acc, val metrics, lr, tau, GMACs, time),
+* ``checkpoints/last.pt`` (every epoch, atomic) and ``checkpoints/best.pt`` (best validation),
+* ``test.json`` and ``scores_test.npz`` -- the test split, evaluated once at the end with the
+  selected checkpoint,
+* TensorBoard events in ``tb/`` when the ``logging`` extra is installed.
+
+Reproducibility: every epoch starts from RNG states that are a function of (seed, epoch) only, so
+``--resume`` after a crash (even SIGKILL mid-epoch) replays the interrupted epoch exactly and
+reaches the same final metrics as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import distributed as D
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, versions
+from .config import Config, save_config
+from .data import build_eval_loader, build_train_loader, load_data
+from .metrics import classification_report
+
+
+# ---------------------------------------------------------------------------------------------
+# model construction
+
+
+def build_model(cfg: Config, preset, layout) -> nn.Module:
+    from ..models import create_model
+
+    m = cfg.model
+    common = dict(num_classes=preset.num_classes, in_channels=preset.in_channels,
+                  num_frames=cfg.data.num_frames, dropout=m.dropout,
+                  skip_empty_persons=m.skip_empty_persons)
+    if m.name == "sgn":
+        return create_model("sgn", num_joints=layout.num_joints, size=m.size, **common, **m.options)
+    if m.name == "single":
+        joints = m.joints or layout.num_joints
+        return create_model("single", layout=layout.name, joints=joints, size=m.size, **common,
+                            **m.options)
+    return create_model("adasgn", layout=layout.name, **common, **m.options)
+
+
+def is_adaptive(model: nn.Module) -> bool:
+    return hasattr(model, "choices")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 100_003 + epoch * 7_919 + 17) % (2**31)
+
+
+# ---------------------------------------------------------------------------------------------
+# loss
+
+
+def smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Official label smoothing (spec 2.7): 1 - s on the true class, s / (C - 1) on each other."""
+    if smoothing <= 0:
+        return nn.functional.cross_entropy(logits, target)
+    logp = torch.log_softmax(logits.float(), dim=1)
+    c = logits.shape[1]
+    true = logp.gather(1, target[:, None]).squeeze(1)
+    rest = logp.sum(1) - true
+    return -((1 - smoothing) * true + smoothing / (c - 1) * rest).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, device: torch.device, num_classes: int, desc: str = "eval",
+             amp: str = "none", progress: bool = True) -> dict:
+    """Per-sample scores, labels and (AdaSGN) decisions / realised GMACs, gathered over ranks."""
+    model.eval()
+    net = model.module if hasattr(model, "module") else model
+    idx_all, scores_all, gmacs_all, dec_all = [], [], [], []
+    bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and D.is_main()),
+               file=sys.stderr, dynamic_ncols=True)
+    for x, y, idx in bar:
+        x = x.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            out = net(x)
+        if isinstance(out, tuple):
+            logits, info = out
+            gmacs_all.append(info["gmacs"].float().cpu())
+            dec_all.append(info["decisions"].cpu())
+        else:
+            logits = out
+        scores_all.append(logits.float().cpu())
+        idx_all.append(idx.cpu())
+    local = {
+        "index": torch.cat(idx_all).numpy() if idx_all else np.zeros(0, np.int64),
+        "scores": torch.cat(scores_all).numpy() if scores_all else np.zeros((0, num_classes), np.float32),
+        "gmacs": torch.cat(gmacs_all).numpy() if gmacs_all else None,
+        "decisions": torch.cat(dec_all).numpy() if dec_all else None,
+    }
+    parts = D.all_gather_objects(local)
+    order = np.concatenate([p["index"] for p in parts])
+    perm = np.argsort(order, kind="stable")
+    res = {"index": order[perm], "scores": np.concatenate([p["scores"] for p in parts])[perm]}
+    if parts[0]["gmacs"] is not None:
+        res["gmacs"] = np.concatenate([p["gmacs"] for p in parts])[perm]
+        res["decisions"] = np.concatenate([p["decisions"] for p in parts])[perm]
+    else:  # a static model costs the same on every person-sequence
+        res["gmacs"] = np.full(len(order), static_gmacs(net), dtype=np.float64)
+    return res
+
+
+def summarize(res: dict, labels: np.ndarray, num_classes: int, model: nn.Module) -> dict:
+    rep = classification_report(res["scores"], labels[res["index"]], num_classes)
+    net = model.module if hasattr(model, "module") else model
+    rep["gmacs"] = float(np.mean(res["gmacs"])) if len(res["gmacs"]) else float("nan")
+    if "decisions" in res:
+        rep["usage"] = usage_fractions(res["decisions"], net)
+    return rep
+
+
+def usage_fractions(decisions: np.ndarray, net: nn.Module) -> dict:
+    """Share of frames (over samples, present persons and frames) that chose each branch."""
+    names = [c["name"] for c in net.choices]
+    d = decisions[decisions >= 0]  # -1 marks skipped (empty) person slots
+    total = max(len(d), 1)
+    return {n: float((d == i).sum()) / total for i, n in enumerate(names)}
+
+
+_STATIC_CACHE: dict = {}
+
+
+def static_gmacs(net: nn.Module) -> float:
+    """Paper GMACs of a static model on one 20-frame person sequence."""
+    from ..flops import paper_macs
+
+    key = id(net)
+    if key not in _STATIC_CACHE:
+        cfg = net.cfg
+        v = getattr(net, "num_joints", None) or cfg.num_joints
+        p = next(net.parameters())
+        x = torch.randn(1, cfg.in_channels, cfg.num_frames, v, 1, device=p.device)
+        _STATIC_CACHE[key] = paper_macs(net, lambda: net(x)) / 1e9
+    return _STATIC_CACHE[key]
+
+
+class _NullCtx:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+def _autocast(device: torch.device, amp: str):
+    if amp == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return _NullCtx()
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def apply_freeze(model: nn.Module, cfg: Config, epoch: int) -> None:
+    """Freeze rules: ``train.freeze`` {name substring: first trainable epoch}; and, for AdaSGN
+    loaded from singles, ``train.freeze_epochs`` freezes spatial modules + matrices (BN stats too)."""
+    for pattern, until in (cfg.train.freeze or {}).items():
+        for name, p in model.named_parameters():
+            if pattern in name:
+                p.requires_grad_(epoch >= int(until))
+    if is_adaptive(model) and cfg.adasgn.pretrained and cfg.train.freeze_epochs > 0:
+        from ..models.adasgn import freeze_pretrained
+
+        freeze_pretrained(model, epoch < cfg.train.freeze_epochs)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, resume: bool = False, progress: bool = True):
+        self.cfg = cfg
+        self.progress = progress
+        self.device = D.setup(cfg.train.device)
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        if cfg.train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        self.run_dir = cfg.run_dir
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        seed_everything(cfg.train.seed)
+        self.data = load_data(cfg)
+        self.preset, self.layout = self.data.preset, self.data.layout
+        self.model = build_model(cfg, self.preset, self.layout).to(self.device)
+        if is_adaptive(self.model) and cfg.adasgn.pretrained:
+            from ..models.adasgn import load_singles
+
+            load_singles(self.model, [_load_single_state(p) for p in cfg.adasgn.pretrained],
+                         take_temporal_from_full_big=cfg.adasgn.take_temporal)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr,
+                                          weight_decay=cfg.train.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, milestones=list(cfg.train.milestones), gamma=cfg.train.gamma)
+        self.start_epoch = 0
+        self.best = {"metric": -math.inf, "epoch": -1}
+        if resume and (self.ckpt_dir / "last.pt").is_file():
+            self._resume(self.ckpt_dir / "last.pt")
+        self.ddp_model = self.model
+        if D.is_distributed():
+            self.ddp_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=is_adaptive(self.model))
+        self.tb = None
+
+    # -------------------------------------------------------------- state
+    def _state(self, epoch: int) -> dict:
+        return {
+            "format": "adasgn-checkpoint-1",
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": epoch,  # last finished epoch
+            "best": dict(self.best),
+            "rng": rng_state(),
+            "config": self.cfg.to_dict(),
+            "versions": versions(),
+            "meta": {"dataset": self.preset.name, "layout": self.layout.name,
+                     "class_names": list(self.data.class_names), "model": self.cfg.model.name},
+        }
+
+    def _resume(self, path: Path) -> None:
+        ck = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
+        self.start_epoch = int(ck["epoch"]) + 1
+        self.best = dict(ck["best"])
+        set_rng_state(ck["rng"])
+        if D.is_main():
+            print(f"resumed from {path} at epoch {self.start_epoch}", file=sys.stderr)
+
+    # -------------------------------------------------------------- logging
+    def _log(self, record: dict) -> None:
+        if not D.is_main():
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k != "epoch":
+                    self.tb.add_scalar(k, v, record["epoch"])
+
+    def _prepare_run_dir(self) -> None:
+        if not D.is_main():
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(self.cfg, self.run_dir / "config.yaml")
+        env = versions()
+        env["argv"] = sys.argv
+        env["world_size"] = D.world_size()
+        env["device"] = str(self.device)
+        (self.run_dir / "env.json").write_text(json.dumps(env, indent=2))
+        if self.start_epoch == 0 and (self.run_dir / "metrics.jsonl").exists():
+            (self.run_dir / "metrics.jsonl").unlink()
+        if self.start_epoch > 0:
+            _truncate_jsonl(self.run_dir / "metrics.jsonl", self.start_epoch)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(self.run_dir / "tb"))
+        except Exception:  # the logging extra is optional
+            self.tb = None
+
+    # -------------------------------------------------------------- loop
+    def train_epoch(self, epoch: int) -> dict:
+        cfg = self.cfg
+        seed = epoch_seed(cfg.train.seed, epoch)
+        torch.manual_seed(seed + D.rank())
+        np.random.seed((seed + D.rank()) % (2**32))
+        random.seed(seed + D.rank())
+        apply_freeze(self.model, cfg, epoch)
+        net = self.model
+        if is_adaptive(net):
+            net.set_epoch(epoch)
+        self.ddp_model.train()
+        loader = build_train_loader(self.data, cfg, epoch)
+        tot_loss = tot_eff = 0.0
+        correct = count = 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
+                   disable=not (self.progress and D.is_main()), file=sys.stderr, dynamic_ncols=True)
+        for x, y, _ in bar:
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            with _autocast(self.device, cfg.train.amp):
+                out = self.ddp_model(x)
+            if isinstance(out, tuple):
+                logits, info = out
+                eff = net.efficiency_loss(info, epoch, alpha=cfg.adasgn.alpha,
+                                          warm_epochs=cfg.adasgn.warm_epochs,
+                                          norm=cfg.adasgn.loss_norm)
+            else:
+                logits, eff = out, torch.zeros((), device=self.device)
+            loss = smoothed_cross_entropy(logits, y, cfg.train.label_smoothing) + eff
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            n = y.shape[0]
+            tot_loss += float(loss.detach()) * n
+            tot_eff += float(eff.detach()) * n
+            correct += int((logits.argmax(1) == y).sum())
+            count += n
+            bar.set_postfix(loss=f"{tot_loss / max(count, 1):.3f}")
+        self.scheduler.step()
+        t = torch.tensor([tot_loss, tot_eff, correct, count], dtype=torch.float64, device=self.device)
+        if D.is_distributed():
+            torch.distributed.all_reduce(t)
+        tot_loss, tot_eff, correct, count = t.tolist()
+        rec = {"train_loss": tot_loss / max(count, 1), "train_acc": correct / max(count, 1)}
+        if is_adaptive(net):
+            rec["eff_loss"] = tot_eff / max(count, 1)
+            rec["tau"] = float(net.tau)
+        return rec
+
+    def fit(self) -> dict:
+        cfg = self.cfg
+        self._prepare_run_dir()
+        sel_split = "test" if cfg.train.select_on == "test" else "val"
+        epochs = range(self.start_epoch, cfg.train.epochs)
+        outer = tqdm(epochs, desc=cfg.name, disable=not (self.progress and D.is_main()),
+                     file=sys.stderr, dynamic_ncols=True, initial=self.start_epoch,
+                     total=cfg.train.epochs)
+        for epoch in outer:
+            t0 = time.time()
+            lr = self.optimizer.param_groups[0]["lr"]
+            rec = {"epoch": epoch, "lr": lr}
+            rec.update(self.train_epoch(epoch))
+            last = epoch == cfg.train.epochs - 1
+            if (epoch + 1) % cfg.train.eval_every == 0 or last:
+                rep = self.evaluate_split(sel_split)
+                rec.update({f"{sel_split}_top1": rep["top1"], f"{sel_split}_top5": rep["top5"],
+                            f"{sel_split}_gmacs": rep["gmacs"]})
+                if "usage" in rep:
+                    rec[f"{sel_split}_usage"] = rep["usage"]
+                if rep["top1"] > self.best["metric"]:
+                    self.best = {"metric": rep["top1"], "epoch": epoch}
+                    if D.is_main():
+                        save_checkpoint(self._state(epoch), self.ckpt_dir / "best.pt")
+            rec["time_s"] = round(time.time() - t0, 2)
+            self._log(rec)
+            if D.is_main():
+                save_checkpoint(self._state(epoch), self.ckpt_dir / "last.pt")
+                outer.set_postfix({k: (f"{v:.3f}" if isinstance(v, float) else v)
+                                   for k, v in rec.items() if k.endswith("top1") or k == "train_loss"})
+            D.barrier()
+        result = self.final_test()
+        if self.tb is not None:
+            self.tb.close()
+        return result
+
+    def evaluate_split(self, split: str, model: nn.Module | None = None) -> dict:
+        model = model or self.model
+        loader = build_eval_loader(self.data, self.cfg, split)
+        res = evaluate(model, loader, self.device, self.preset.num_classes, desc=f"eval {split}",
+                       amp=self.cfg.train.amp, progress=self.progress)
+        rep = summarize(res, self.data.labels(split), self.preset.num_classes, model)
+        rep["_res"] = res
+        return rep
+
+    def final_test(self) -> dict:
+        """Load the selected checkpoint and evaluate the test split once."""
+        best = self.ckpt_dir / "best.pt"
+        D.barrier()
+        if best.is_file():
+            ck = load_checkpoint(best, map_location=self.device)
+            self.model.load_state_dict(ck["model"])
+        rep = self.evaluate_split("test")
+        res = rep.pop("_res")
+        out = {k: v for k, v in rep.items()}
+        out.update({"selected_epoch": self.best["epoch"], "selected_on": self.cfg.train.select_on,
+                    "params": sum(p.numel() for p in self.model.parameters()),
+                    "model": self.cfg.model.name, "name": self.cfg.name})
+        if D.is_main():
+            (self.run_dir / "test.json").write_text(json.dumps(out, indent=2))
+            save_scores(self.run_dir / "scores_test.npz", res, self.data, "test")
+        return out
+
+
+def _load_single_state(path: str) -> dict:
+    ck = load_checkpoint(path)
+    return ck["model"] if "model" in ck else ck
+
+
+def _truncate_jsonl(path: Path, start_epoch: int) -> None:
+    """After a resume, drop log lines of epochs that will be redone."""
+    if not path.is_file():
+        return
+    keep = [ln for ln in path.read_text().splitlines()
+            if ln.strip() and json.loads(ln).get("epoch", -1) < start_epoch]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def save_scores(path: Path, res: dict, data, split: str) -> None:
+    names = data.names(split)
+    arrays = {"names": np.array([names[i] for i in res["index"]]), "scores": res["scores"],
+              "labels": data.labels(split)[res["index"]]}
+    arrays["gmacs"] = res["gmacs"]
+    if "decisions" in res:
+        arrays["decisions"] = res["decisions"]
+    from .checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+
+
+def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict:
+    trainer = Trainer(cfg, resume=resume, progress=progress)
+    try:
+        return trainer.fit()
+    finally:
+        D.cleanup()
