@@ -77,6 +77,19 @@ class AdaConfig:
 
 
 @dataclass
+class RecipeConfig:
+    """The paper's two-stage pipeline (``adasgn recipe``): six singles, then AdaSGN from them."""
+
+    single_epochs: int | None = None  # None = train.epochs
+    single_milestones: list | None = None  # None = train.milestones
+    transform_freeze: int = 30  # singles: aggregation matrix frozen for the first E epochs
+    freeze_epochs: int = 30  # AdaSGN: pretrained spatial modules + matrices frozen for E epochs
+    with_sgn: bool = True  # also train plain SGN (the baseline row / point)
+    sgn_as_full_big: bool = False  # reuse the trained SGN as the big full-joint single (identity
+    # matrix) instead of training that single: saves the most expensive single run
+
+
+@dataclass
 class Config:
     name: str = "experiment"
     out_dir: str = "runs"
@@ -84,6 +97,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     adasgn: AdaConfig = field(default_factory=AdaConfig)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -103,7 +117,7 @@ def _from_dict(cls, data: dict, where: str):
             raise ConfigError(f"{where}: unknown key {key!r}; known: {sorted(fields)}")
         ftype = fields[key].type
         sub = {"DataConfig": DataConfig, "ModelConfig": ModelConfig, "TrainConfig": TrainConfig,
-               "AdaConfig": AdaConfig}.get(ftype if isinstance(ftype, str) else ftype.__name__)
+               "AdaConfig": AdaConfig, "RecipeConfig": RecipeConfig}.get(ftype if isinstance(ftype, str) else ftype.__name__)
         kwargs[key] = _from_dict(sub, value, f"{where}.{key}") if sub else value
     return cls(**kwargs)
 

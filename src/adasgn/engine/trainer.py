@@ -33,6 +33,7 @@ from . import distributed as D
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, versions
 from .config import Config, save_config
 from .data import build_eval_loader, build_train_loader, load_data
+from ..losses import AdaSGNLoss, label_smoothing_cross_entropy
 from .metrics import classification_report
 
 
@@ -71,21 +72,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# loss
-
-
-def smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """Official label smoothing (spec 2.7): 1 - s on the true class, s / (C - 1) on each other."""
-    if smoothing <= 0:
-        return nn.functional.cross_entropy(logits, target)
-    logp = torch.log_softmax(logits.float(), dim=1)
-    c = logits.shape[1]
-    true = logp.gather(1, target[:, None]).squeeze(1)
-    rest = logp.sum(1) - true
-    return -((1 - smoothing) * true + smoothing / (c - 1) * rest).mean()
-
-
-# ---------------------------------------------------------------------------------------------
 # evaluation
 
 
@@ -104,8 +90,8 @@ def evaluate(model: nn.Module, loader, device: torch.device, num_classes: int, d
             out = net(x)
         if isinstance(out, tuple):
             logits, info = out
-            gmacs_all.append(info["gmacs"].float().cpu())
-            dec_all.append(info["decisions"].cpu())
+            gmacs_all.append(info.gmacs.double().cpu())
+            dec_all.append(info.decisions.cpu())
         else:
             logits = out
         scores_all.append(logits.float().cpu())
@@ -139,7 +125,9 @@ def summarize(res: dict, labels: np.ndarray, num_classes: int, model: nn.Module)
 
 def usage_fractions(decisions: np.ndarray, net: nn.Module) -> dict:
     """Share of frames (over samples, present persons and frames) that chose each branch."""
-    names = [c["name"] for c in net.choices]
+    names = [c.name for c in net.choices]
+    if getattr(net.cfg, "policy", None) == "fuse":  # every branch on every frame
+        return {n: 1.0 for n in names}
     d = decisions[decisions >= 0]  # -1 marks skipped (empty) person slots
     total = max(len(d), 1)
     return {n: float((d == i).sum()) / total for i, n in enumerate(names)}
@@ -288,6 +276,18 @@ class Trainer:
             self.tb = None
 
     # -------------------------------------------------------------- loop
+    _batches_seen = 0
+
+    def _fault_point(self) -> None:
+        """Fault injection for the crash tests: ADASGN_KILL_AFTER_BATCHES=N makes the process
+        SIGKILL itself before its (N+1)-th training batch -- a hard crash, mid-epoch."""
+        limit = os.environ.get("ADASGN_KILL_AFTER_BATCHES")
+        if limit is not None and self._batches_seen >= int(limit):
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+        self._batches_seen += 1
+
     def train_epoch(self, epoch: int) -> dict:
         cfg = self.cfg
         seed = epoch_seed(cfg.train.seed, epoch)
@@ -300,28 +300,33 @@ class Trainer:
             net.set_epoch(epoch)
         self.ddp_model.train()
         loader = build_train_loader(self.data, cfg, epoch)
+        ada_loss = None
+        if is_adaptive(net):
+            ada_loss = AdaSGNLoss(net, alpha=cfg.adasgn.alpha, warm_epochs=cfg.adasgn.warm_epochs,
+                                  normalization=cfg.adasgn.loss_norm,
+                                  smoothing=cfg.train.label_smoothing)
         tot_loss = tot_eff = 0.0
         correct = count = 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
                    disable=not (self.progress and D.is_main()), file=sys.stderr, dynamic_ncols=True)
         for x, y, _ in bar:
+            self._fault_point()
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with _autocast(self.device, cfg.train.amp):
                 out = self.ddp_model(x)
             if isinstance(out, tuple):
                 logits, info = out
-                eff = net.efficiency_loss(info, epoch, alpha=cfg.adasgn.alpha,
-                                          warm_epochs=cfg.adasgn.warm_epochs,
-                                          norm=cfg.adasgn.loss_norm)
+                loss, parts = ada_loss(logits.float(), info, y, epoch)
+                eff = parts["eff"]
             else:
-                logits, eff = out, torch.zeros((), device=self.device)
-            loss = smoothed_cross_entropy(logits, y, cfg.train.label_smoothing) + eff
+                logits, eff = out, 0.0
+                loss = label_smoothing_cross_entropy(logits.float(), y, cfg.train.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             n = y.shape[0]
             tot_loss += float(loss.detach()) * n
-            tot_eff += float(eff.detach()) * n
+            tot_eff += float(eff) * n
             correct += int((logits.argmax(1) == y).sum())
             count += n
             bar.set_postfix(loss=f"{tot_loss / max(count, 1):.3f}")

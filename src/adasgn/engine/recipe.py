@@ -1,0 +1,122 @@
+"""Multi-run workflows: the paper's two-stage recipe and the alpha sweep (paper Fig. 3).
+
+Every stage is an ordinary run directory under ``<out_dir>/<name>/``; a stage whose
+``test.json`` exists is finished and is not redone, an interrupted stage resumes from its last
+checkpoint. So ``adasgn recipe`` / ``adasgn sweep`` can be re-run after any crash.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+from ..skeleton import get_layout
+from ..data.presets import get_preset
+from .config import Config
+from .trainer import train
+
+
+def _stage(cfg: Config, name: str, progress: bool, **changes) -> dict:
+    sub = copy.deepcopy(cfg)
+    sub.name = f"{cfg.name}/{name}"
+    for dotted, value in changes.items():
+        node = sub
+        parts = dotted.split("__")
+        for p in parts[:-1]:
+            node = getattr(node, p)
+        setattr(node, parts[-1], value)
+    done = sub.run_dir / "test.json"
+    if done.is_file():
+        print(f"[recipe] {sub.name}: finished earlier, skipped", file=sys.stderr)
+        return json.loads(done.read_text())
+    print(f"[recipe] {sub.name}: training", file=sys.stderr)
+    return train(sub, resume=True, progress=progress)
+
+
+def single_stages(cfg: Config) -> list[tuple[str, int, str]]:
+    """(stage name, joints, size) of the six singles in AdaSGN's choice order."""
+    layout = get_layout(get_preset(cfg.data.dataset).layout)
+    return [(f"single_{size}{j}", j, size) for j in layout.joint_choices for size in ("small", "big")]
+
+
+def run_singles(cfg: Config, progress: bool = True) -> list[Path]:
+    rc = cfg.recipe
+    paths = []
+    full = get_layout(get_preset(cfg.data.dataset).layout).num_joints
+    for stage, joints, size in single_stages(cfg):
+        if rc.sgn_as_full_big and rc.with_sgn and joints == full and size == "big":
+            _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, full)
+            paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
+            continue
+        _stage(cfg, stage, progress, model__name="single", model__joints=joints, model__size=size,
+               train__epochs=rc.single_epochs or cfg.train.epochs,
+               train__milestones=list(rc.single_milestones or cfg.train.milestones),
+               train__freeze={"transform.matrix": rc.transform_freeze})
+        paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
+    return paths
+
+
+def _sgn_to_single(sgn_dir: Path, stage_dir: Path, joints: int) -> None:
+    """SGN is the big full-joint single with an identity aggregation matrix."""
+    import shutil
+
+    import torch
+
+    from .checkpoint import load_checkpoint, save_checkpoint
+
+    dst = stage_dir / "checkpoints" / "best.pt"
+    if dst.is_file():
+        return
+    ck = load_checkpoint(sgn_dir / "checkpoints" / "best.pt")
+    ck["model"]["transform.matrix"] = torch.eye(joints)
+    ck["config"]["model"]["name"] = "single"
+    save_checkpoint(ck, dst)
+    shutil.copy(sgn_dir / "test.json", stage_dir / "test.json")
+
+
+def run_recipe(cfg: Config, progress: bool = True) -> dict:
+    """SGN (optional) + six singles + AdaSGN initialised from them (frozen first E epochs)."""
+    results = {}
+    if cfg.recipe.with_sgn:
+        results["sgn"] = _stage(cfg, "sgn", progress, model__name="sgn", model__size="big",
+                                train__epochs=cfg.recipe.single_epochs or cfg.train.epochs,
+                                train__milestones=list(cfg.recipe.single_milestones or cfg.train.milestones))
+    singles = run_singles(cfg, progress)
+    for (stage, _, _), _p in zip(single_stages(cfg), singles):
+        results[stage] = json.loads((cfg.run_dir / stage / "test.json").read_text())
+    results["adasgn"] = _stage(cfg, "adasgn", progress, model__name="adasgn",
+                               adasgn__pretrained=[str(p) for p in singles],
+                               train__freeze_epochs=cfg.recipe.freeze_epochs)
+    return results
+
+
+def _alpha_name(a: float) -> str:
+    return f"adasgn_a{a:g}".replace(".", "p")
+
+
+def run_sweep(cfg: Config, alphas: list[float], baselines: bool = True, progress: bool = True) -> dict:
+    """Singles once, then AdaSGN for every alpha (and the rand / fuse baselines) from them."""
+    results = run_recipe(cfg, progress) if cfg.recipe.with_sgn else {}
+    singles = [str(cfg.run_dir / s / "checkpoints" / "best.pt") for s, _, _ in single_stages(cfg)]
+    for a in alphas:
+        results[_alpha_name(a)] = _stage(cfg, _alpha_name(a), progress, model__name="adasgn",
+                                         adasgn__alpha=float(a), adasgn__pretrained=singles,
+                                         train__freeze_epochs=cfg.recipe.freeze_epochs)
+    if baselines:
+        for pol in ("rand", "fuse"):
+            opts = dict(cfg.model.options)
+            opts["policy"] = pol
+            results[pol] = _stage(cfg, pol, progress, model__name="adasgn", model__options=opts,
+                                  adasgn__alpha=0.0, adasgn__pretrained=singles,
+                                  train__freeze_epochs=cfg.recipe.freeze_epochs)
+    return results
+
+
+def collect_results(root: Path) -> dict:
+    """Every finished stage under ``root``: stage name -> test.json contents."""
+    out = {}
+    for p in sorted(Path(root).glob("*/test.json")):
+        out[p.parent.name] = json.loads(p.read_text())
+    return out

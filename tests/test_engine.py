@@ -1,0 +1,131 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from adasgn.engine.checkpoint import load_checkpoint
+from adasgn.engine.config import ConfigError, load_config
+from adasgn.losses import label_smoothing_cross_entropy
+
+from helpers import tiny_pkl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _args(pkl, out, name, epochs=3, extra=()):
+    return [f"data.path={pkl}", "data.dataset=synthetic", f"train.epochs={epochs}",
+            "train.batch_size=16", "train.milestones=[2]", "data.workers=0", f"out_dir={out}",
+            f"name={name}", "data.val_fraction=0.1", "train.threads=1", *extra]
+
+
+def _train(args, env=None, check=True):
+    cmd = [sys.executable, "-m", "adasgn", "train", str(ROOT / "configs" / "base.yaml"), *args,
+           "--no-progress"]
+    e = dict(os.environ, **(env or {}))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_label_smoothing_matches_official_definition():
+    logits = torch.randn(5, 7)
+    y = torch.tensor([0, 3, 6, 2, 2])
+    target = torch.full((5, 7), 0.1 / 6)
+    target[torch.arange(5), y] = 0.9
+    ref = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
+    torch.testing.assert_close(label_smoothing_cross_entropy(logits, y, 0.1), ref)
+
+
+def test_config_errors_name_the_problem(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'epoch'"):
+        load_config(ROOT / "configs" / "base.yaml", ["train.epoch=3"])
+    with pytest.raises(ConfigError, match="data.stream"):
+        load_config(ROOT / "configs" / "base.yaml", ["data.stream=bones"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    cfg = load_config(ROOT / "configs" / "base.yaml", ["train.milestones=[3,4]", "model.name=single"])
+    assert cfg.train.milestones == [3, 4] and cfg.model.name == "single"
+    assert cfg.train.lr == 1e-3 and cfg.train.epochs == 120  # spec 4.1 defaults
+
+
+def test_kill_and_resume_gives_the_same_final_metrics(tmp_path):
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=96)
+    out = tmp_path / "runs"
+    # uninterrupted reference
+    _train(_args(pkl, out, "ref", epochs=4))
+    ref = json.loads((out / "ref" / "test.json").read_text())
+    # crash: SIGKILL in the middle of epoch 2 (65 training samples, batch 16: 4 batches an epoch)
+    crashed = _train(_args(pkl, out, "crash", epochs=4), env={"ADASGN_KILL_AFTER_BATCHES": "10"},
+                     check=False)
+    assert crashed.returncode == -9  # killed, not a clean exit
+    ck = load_checkpoint(out / "crash" / "checkpoints" / "last.pt")
+    assert ck["epoch"] == 1  # the last finished epoch survived the crash intact
+    assert not (out / "crash" / "test.json").exists()
+    leftovers = [p for p in (out / "crash" / "checkpoints").iterdir() if p.suffix == ".tmp"]
+    assert leftovers == []
+    # resume finishes the run
+    proc = _train(_args(pkl, out, "crash", epochs=4) + ["--resume"])
+    assert "resumed from" in proc.stderr
+    got = json.loads((out / "crash" / "test.json").read_text())
+    for key in ("top1", "top5", "selected_epoch", "per_class"):
+        assert got[key] == ref[key], key
+    s_ref = np.load(out / "ref" / "scores_test.npz")["scores"]
+    s_got = np.load(out / "crash" / "scores_test.npz")["scores"]
+    np.testing.assert_array_equal(s_ref, s_got)
+    lines = [json.loads(x) for x in (out / "crash" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [0, 1, 2, 3]
+
+
+def test_checkpoint_contents(tmp_path):
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=48)
+    _train(_args(pkl, tmp_path / "runs", "c", epochs=1))
+    ck = load_checkpoint(tmp_path / "runs" / "c" / "checkpoints" / "last.pt")
+    for key in ("model", "optimizer", "scheduler", "epoch", "rng", "config", "versions"):
+        assert key in ck
+    assert ck["versions"]["torch"] == str(torch.__version__)
+    run = tmp_path / "runs" / "c"
+    assert (run / "config.yaml").is_file() and (run / "env.json").is_file()
+    assert json.loads((run / "env.json").read_text())["adasgn"]
+
+
+def test_test_command_and_ensemble(tmp_path, capsys):
+    from adasgn.cli import main
+
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=64)
+    _train(_args(pkl, tmp_path / "runs", "e", epochs=2))
+    ckpt = tmp_path / "runs" / "e" / "checkpoints" / "best.pt"
+    assert main(["test", str(ckpt), "--json", "--no-progress"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    ref = json.loads((tmp_path / "runs" / "e" / "test.json").read_text())
+    assert rep["top1"] == ref["top1"] and rep["num_samples"] == 16
+    assert rep["gflops_executed"] > rep["gmacs"] > 0
+    scores = rep["scores_path"]
+    assert main(["ensemble", scores, scores, "--json"]) == 0
+    ens = json.loads(capsys.readouterr().out)
+    assert ens["top1"] == ref["top1"]  # fusing a stream with itself changes nothing
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes(tmp_path):
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=70)
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "adasgn", "train", str(ROOT / "configs" / "base.yaml"),
+           *_args(pkl, out, "ddp", epochs=2), "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = json.loads((out / "ddp" / "env.json").read_text())
+    assert env["world_size"] == 2
+    res = json.loads((out / "ddp" / "test.json").read_text())
+    # each of the 18 test samples (odd count: no padding allowed) counted exactly once
+    assert res["num_samples"] == 70 - int(0.75 * 70)
+    names = np.load(out / "ddp" / "scores_test.npz")["names"]
+    assert len(names) == len(set(names.tolist())) == res["num_samples"]
