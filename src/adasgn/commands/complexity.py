@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="single model: reduced joint count (default: the full count)")
     p.add_argument("--size", choices=["big", "small"], default="big",
                    help="spatial module size (sgn/single; default big)")
-    p.add_argument("--policy", default="tconv", help="adasgn policy type (default tconv)")
+    p.add_argument("--policy", default="tconv",
+                   choices=["tconv", "tconv2", "lstm", "transformer", "rand", "fuse"],
+                   help="adasgn policy type (default tconv)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -71,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  parameters          {info['params']:>12,}")
     print(f"  GMACs (paper conv.) {info['gmacs']:>12.6f}   per 20-frame person sequence")
     print(f"  GFLOPs executed     {info['gflops_executed']:>12.6f}   flop_counter, 2 x MAC, incl. matmuls")
+    if "gmacs_fixed" in info:
+        print(f"  fixed cost (S-1 + temporal + policy) {info['gmacs_fixed']:.9f} GMACs; "
+              f"GMACs above = every frame on the full big branch; fuse {info.get('gmacs_fuse', 0):.6f}")
     for c in info.get("choices", []):
         print(f"    {c['name']:<6} joints {c['joints']:>3} {c['size']:<5} GMACs {c['gmacs']:.9f}")
     return 0

@@ -40,6 +40,13 @@ def _single(**kwargs) -> SingleSGN:
     return SingleSGN(SingleConfig(**kwargs))
 
 
+@register_model("adasgn")
+def _adasgn(**kwargs):
+    from .adasgn import AdaSGN, AdaSGNConfig
+
+    return AdaSGN(AdaSGNConfig(**kwargs))
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -1,0 +1,546 @@
+"""AdaSGN (Shi et al., ICCV 2021): per-frame choice of joint number and spatial-module size.
+
+Read top to bottom:
+
+* **Choices.** For a layout with joint choices ``J = (1, 9, 25)`` and sizes ``("small", "big")``
+  there are ``A = len(J) * K`` choices, ordered joint-major ascending, small before big
+  (``index = joint_idx * K + size_idx``): S-1, B-1, S-9, B-9, S-25, B-25 for ntu25 -- the official
+  code's order and the column order of paper Table 3 (spec 2.1).
+* **Branches.** Choice ``a`` = its own learnable joint-aggregation matrix (a
+  :class:`JointTransform`, cloned, never aliased -- spec 2.3) followed by its own :class:`SpatialModule`. All branches output
+  256 channels per frame, so one :class:`TemporalModule` and one :class:`ClassifierHead` are shared.
+* **Policy.** Choice 0 (S-1, the cheapest) is the *policy branch*: its features ``(B, T, 256)``
+  feed the policy network (``policy.py``), which returns per-frame logits ``(B, T, A)``.
+  Frames that pick choice 0 reuse those features (spec 2.8).
+* **Decisions.** Training: straight-through Gumbel-softmax (forward = hard one-hot of
+  ``argmax(logP + G)``, gradient = that of ``softmax((logP + G) / tau)``, ``logP = log(clamp(
+  softmax(logits), 1e-8))``). Evaluation: ``argmax`` (deterministic, our default) or ``sample``
+  (Gumbel-max, the official stochastic protocol, spec 2.9).
+* **Two execution paths, one ``forward``** (``mode=``):
+
+  - ``"masked"`` (default in training): every branch runs on every frame and the per-frame feature
+    is ``F = sum_a A_a F_a`` -- the official computation; the straight-through gradient reaches
+    the policy and branch ``a`` gets gradient only from the frames that chose it.
+  - ``"grouped"`` (default in eval): decisions first, then every branch runs only on the frames
+    (flattened over persons x time) that chose it: gather -> branch -> ``index_copy_`` into one
+    preallocated ``(F, 256)`` output. Branches nobody chose are skipped; if every frame chose the
+    same branch, it runs on the whole batch without gather/scatter. One host sync per batch for
+    the person split and one (a ``bincount``) for the branch sizes; no per-frame sync.
+    The velocity of a frame is taken in the branch's reduced joint space with the previous frame of
+    the full sampled sequence: a used branch transforms every frame of the sequences (cheap:
+    ``V0 x V_a`` MACs per coordinate), takes the velocity, and only then gathers its frames.
+
+  Both give the same logits for the same decisions (tested, max abs diff < 1e-5); ``decisions=``
+  forces them (e.g. in tests and benchmarks).
+* **Accounting** (spec 3.3, paper convention, per one 20-frame person sequence): every forward
+  returns the realised GMACs per sample = fixed cost (S-1 on all frames + temporal module + policy)
+  + sum over frames of ``g[a] / T`` for the chosen ``a >= 1`` (choice 0 is free: reused), averaged
+  over the sample's present persons. ``g`` is measured once with :func:`adasgn.flops.paper_macs`.
+
+Input ``(N, C, T, V0, M)`` (or ``(N, C, T, V0)``); ``forward`` returns ``(logits (N, classes),
+AdaSGNInfo)``. Design notes and deviations from the official code: ``docs/adasgn.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..skeleton import get_layout
+from .policy import POLICIES, build_policy
+from .sgn import (
+    SIZES,
+    ClassifierHead,
+    SpatialModule,
+    TemporalModule,
+    check_input,
+    init_sgn_weights,
+    velocity,
+)
+from .single import JointTransform
+
+MODES = ("masked", "grouped")
+EVAL_DECISIONS = ("argmax", "sample")
+LOG_P_FLOOR = 1e-8  # logP = log(clamp(softmax(logits), 1e-8)), spec 2.4
+
+
+@dataclass
+class AdaSGNConfig:
+    num_classes: int = 60
+    layout: str = "ntu25"
+    sizes: tuple[str, ...] = ("small", "big")  # spatial-module sizes, cheapest first
+    num_frames: int = 20
+    in_channels: int = 3
+    dropout: float = 0.2
+    policy: str = "tconv"  # tconv | tconv2 | lstm | transformer | rand | fuse
+    policy_kernel: int = 3
+    policy_init: str = "random"  # random (PyTorch default) | fix (tconv only, spec 2.5)
+    tau0: float = 5.0
+    tau_decay: float = 0.956  # per epoch: tau(e) = tau0 * tau_decay ** (e + 1), spec 2.6
+    skip_empty_persons: bool = True  # all-zero person slots neither computed nor averaged
+    eval_decision: str = "argmax"  # argmax (deterministic) | sample (official Gumbel-max)
+
+    def __post_init__(self) -> None:
+        self.sizes = tuple(self.sizes)
+        for s in self.sizes:
+            if s not in SIZES:
+                raise ValueError(f"AdaSGN sizes must be among {SIZES}, got {s!r}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
+        if self.eval_decision not in EVAL_DECISIONS:
+            raise ValueError(f"eval_decision must be one of {EVAL_DECISIONS}")
+
+
+@dataclass
+class Choice:
+    index: int
+    name: str  # "S-1", "B-25", ...
+    joints: int
+    size: str
+    gmacs: float  # g[a]: paper GMACs of the branch on all T frames of one person
+
+
+@dataclass
+class AdaSGNInfo:
+    """What a forward decided and what it cost.
+
+    decisions: (N, M, T) long, choice index per person slot and frame; -1 for a slot that was not
+        computed (an empty person) and for every frame of the ``fuse`` baseline (all branches).
+    present:   (N, M) bool, the person slots that were computed.
+    gmacs:     (N,) realised paper GMACs per sample (per person sequence, averaged over its present
+        persons; spec 3.3).
+    actions:   (B, T, A) float one-hot of the computed sequences (straight-through gradient in
+        masked training); what the efficiency loss needs. ``None`` in grouped mode.
+    owner:     (B,) sample index of each computed sequence.
+    policy_logits: (B, T, A) or ``None`` (rand / fuse).
+    mode:      "masked" | "grouped".
+    """
+
+    decisions: torch.Tensor
+    present: torch.Tensor
+    gmacs: torch.Tensor
+    owner: torch.Tensor
+    mode: str
+    actions: torch.Tensor | None = None
+    policy_logits: torch.Tensor | None = None
+
+
+def straight_through_gumbel(logits: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hard one-hot with the soft gradient, chosen index) over the last axis (spec 2.4)."""
+    log_p = torch.log(torch.softmax(logits, dim=-1).clamp_min(LOG_P_FLOOR))
+    y = log_p + _gumbel_like(log_p)
+    soft = torch.softmax(y / tau, dim=-1)
+    index = y.argmax(dim=-1)
+    hard = F.one_hot(index, logits.shape[-1]).to(soft.dtype)
+    # value: exactly the one-hot (0 - s + s == 0 in floating point); gradient: that of soft
+    return hard - soft.detach() + soft, index
+
+
+def _gumbel_like(t: torch.Tensor) -> torch.Tensor:
+    return -torch.empty_like(t).exponential_().log()  # -log(E), E ~ Exp(1)  ==  Gumbel(0, 1)
+
+
+class AdaSGN(nn.Module):
+    """AdaSGN: (N, C, T, V0, M) -> (logits (N, classes), :class:`AdaSGNInfo`)."""
+
+    def __init__(self, cfg: AdaSGNConfig | None = None, **kwargs):
+        super().__init__()
+        cfg = cfg or AdaSGNConfig(**kwargs)
+        self.cfg = cfg
+        lay = get_layout(cfg.layout)
+        self.layout = lay
+        self.num_joints = lay.num_joints
+        self.joint_choices = lay.joint_choices  # ascending; the last is the full count
+        specs = [(j, s) for j in self.joint_choices for s in cfg.sizes]  # index = j_idx * K + s_idx
+        self.num_choices = len(specs)
+
+        # one branch per choice: its own (cloned) aggregation matrix and spatial module
+        self.transforms = nn.ModuleList(JointTransform.from_layout(lay, j) for j, _ in specs)
+        self.spatials = nn.ModuleList(SpatialModule(j, s, cfg.in_channels) for j, s in specs)
+        self.temporal = TemporalModule(cfg.num_frames, SpatialModule.out_channels, 512, cfg.dropout)
+        self.head = ClassifierHead(512, cfg.num_classes)
+        for m in (self.spatials, self.temporal, self.head):
+            init_sgn_weights(m)
+        # the policy keeps PyTorch's default init (spec 2.5 init_type 'random')
+        self.policy = build_policy(cfg.policy, SpatialModule.out_channels, self.num_choices,
+                                   cfg.policy_kernel, cfg.policy_init)
+        self.uses_policy_features = self.policy is not None  # rand / fuse need no S-1 features
+
+        self.epoch = 0
+        self.tau = cfg.tau0 * cfg.tau_decay  # epoch 0 trains at tau0 * decay ** 1 (spec 2.6)
+        self._pretrained_frozen = False
+
+        # -- paper-convention cost table, measured once with the hooks of adasgn.flops ----------
+        g, temporal_g, policy_g = _measure_costs(self)
+        self.choices = [
+            Choice(a, f"{s[0].upper()}-{j}", j, s, g[a]) for a, (j, s) in enumerate(specs)
+        ]
+        self.gmacs_temporal = temporal_g
+        self.gmacs_policy = policy_g
+        if cfg.policy == "fuse":  # every branch on every frame; S-1 counted once
+            self.gmacs_fixed = temporal_g + sum(g)
+            extra = [0.0] * self.num_choices
+        else:
+            # fixed: policy branch on all frames (if the policy needs it) + temporal + policy
+            self.gmacs_fixed = temporal_g + policy_g + (g[0] if self.uses_policy_features else 0.0)
+            extra = list(g)
+            if self.uses_policy_features:
+                extra[0] = 0.0  # feature reuse: frames choosing S-1 cost nothing extra
+        # per-choice extra cost of one whole person sequence (T frames) beyond the fixed cost
+        self.register_buffer("choice_extra_gmacs", torch.tensor(extra, dtype=torch.float64),
+                             persistent=False)
+
+    # ------------------------------------------------------------------ schedule / modes
+    def set_epoch(self, epoch: int) -> None:
+        """Epoch ``e`` (0-based) trains with ``tau = tau0 * tau_decay ** (e + 1)`` (spec 2.6)."""
+        self.epoch = int(epoch)
+        self.tau = self.cfg.tau0 * self.cfg.tau_decay ** (self.epoch + 1)
+
+    def train(self, mode: bool = True) -> "AdaSGN":
+        super().train(mode)
+        if mode and self._pretrained_frozen:  # frozen pretrained branches: BN statistics frozen too
+            for m in (*self.spatials, *self.transforms):
+                m.eval()
+        return self
+
+    @property
+    def choice_names(self) -> list[str]:
+        return [c.name for c in self.choices]
+
+    def expected_gmacs(self, fractions) -> float:
+        """Paper formula (spec 3.3): fixed + sum_a frac[a] * extra[a] (extra[0] = 0: reuse).
+
+        ``fractions`` (per choice) sum to 1 for a policy; all ones gives the all-branches cost."""
+        f = torch.as_tensor(fractions, dtype=torch.float64)
+        return self.gmacs_fixed + float((f * self.choice_extra_gmacs.cpu()).sum())
+
+    # ------------------------------------------------------------------ branches
+    def _branch_on_sequence(self, a: int, seq: torch.Tensor) -> torch.Tensor:
+        """The official order: transform the whole sequence, then velocity in the reduced space."""
+        red = self.transforms[a](seq)  # (B, T, V_a, C)
+        return self.spatials[a](red, velocity(red))  # (B, T, 256)
+
+    # ------------------------------------------------------------------ decisions
+    def _decide(self, f0: torch.Tensor | None, b: int, t: int, forced: torch.Tensor | None,
+                want_actions: bool, device, dtype):
+        """-> (decisions (B, T) long, actions (B, T, A) or None, policy logits or None)."""
+        a_n = self.num_choices
+        logits = self.policy(f0) if self.policy is not None else None  # (B, T, A)
+        if self.cfg.policy == "fuse":
+            dec = torch.full((b, t), -1, dtype=torch.long, device=device)
+            actions = torch.ones(b, t, a_n, device=device, dtype=dtype) if want_actions else None
+            return dec, actions, logits
+        if forced is not None:
+            dec = forced
+        elif self.cfg.policy == "rand":
+            dec = torch.randint(a_n, (b, t), device=device)
+        elif self.training and want_actions:
+            actions, dec = straight_through_gumbel(logits, self.tau)
+            return dec, actions, logits
+        elif self.training or self.cfg.eval_decision == "sample":
+            log_p = torch.log(torch.softmax(logits, dim=-1).clamp_min(LOG_P_FLOOR))
+            dec = (log_p + _gumbel_like(log_p)).argmax(dim=-1)
+        else:
+            dec = logits.argmax(dim=-1)
+        actions = F.one_hot(dec, a_n).to(dtype) if want_actions else None
+        return dec, actions, logits
+
+    # ------------------------------------------------------------------ the two paths
+    def _masked(self, seq: torch.Tensor, forced: torch.Tensor | None):
+        """Every branch on every frame; F = sum_a A_a F_a.  seq (B, T, V0, C)."""
+        b, t = seq.shape[:2]
+        feats = [self._branch_on_sequence(a, seq) for a in range(self.num_choices)]  # A x (B,T,256)
+        f0 = feats[0] if self.uses_policy_features else None
+        dec, actions, logits = self._decide(f0, b, t, forced, True, seq.device, seq.dtype)
+        stacked = torch.stack(feats, dim=2)  # (B, T, A, 256)
+        out = (actions.unsqueeze(-1) * stacked).sum(dim=2)  # (B, T, 256)
+        return out, dec, actions, logits
+
+    def _grouped(self, seq: torch.Tensor, forced: torch.Tensor | None):
+        """Each branch only on the frames that chose it.  seq (B, T, V0, C)."""
+        b, t, v0, c = seq.shape
+        nf = b * t
+        f0 = self._branch_on_sequence(0, seq) if self.uses_policy_features else None  # (B, T, 256)
+        dec, _, logits = self._decide(f0, b, t, forced, False, seq.device, seq.dtype)
+        if self.cfg.policy == "fuse":
+            out = f0 if f0 is not None else self._branch_on_sequence(0, seq)
+            for a in range(1, self.num_choices):
+                out = out + self._branch_on_sequence(a, seq)
+            return out, dec, logits
+
+        flat = dec.reshape(nf)
+        counts = torch.bincount(flat, minlength=self.num_choices).tolist()  # the one host sync
+        full = [a for a, n_a in enumerate(counts) if n_a == nf]
+        if full:  # fast path: one branch for every frame, no gather / scatter
+            a = full[0]
+            out = f0 if (a == 0 and f0 is not None) else self._branch_on_sequence(a, seq)
+            return out, dec, logits
+
+        order = torch.argsort(flat, stable=True)  # frames grouped by choice, (F,)
+        if f0 is not None and counts[0] > 0:
+            out = f0.reshape(nf, -1).clone()  # frames choosing S-1 reuse the policy's features
+        else:
+            out = seq.new_empty(nf, SpatialModule.out_channels)
+        start = 0
+        for a, n_a in enumerate(counts):
+            if n_a and not (a == 0 and f0 is not None):
+                idx = order.narrow(0, start, n_a)  # (F_a,) frames that chose a
+                red = self.transforms[a](seq)  # whole sequences, (B, T, V_a, C): cheap
+                v_a = red.shape[2]
+                pos = red.reshape(nf, 1, v_a, c).index_select(0, idx)  # (F_a, 1, V_a, C)
+                vel = velocity(red).reshape(nf, 1, v_a, c).index_select(0, idx)  # prev. frame
+                feat = self.spatials[a](pos, vel)  # (F_a, 1, 256)
+                out.index_copy_(0, idx, feat.reshape(n_a, -1))
+            start += n_a
+        return out.view(b, t, -1), dec, logits
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: torch.Tensor, mode: str | None = None,
+                decisions: torch.Tensor | int | None = None):
+        """x (N, C, T, V0, M) -> (logits (N, classes), :class:`AdaSGNInfo`).
+
+        mode: "masked" | "grouped"; default masked in training, grouped in eval.
+        decisions: force the choices instead of asking the policy -- an int (every frame), or a
+            LongTensor of shape (N, M, T), (N*M, T), (N, T) (same for every person), (N, M) or (N,)
+            (same for every frame). Forced decisions carry no gradient to the policy.
+        """
+        cfg = self.cfg
+        mode = mode or ("masked" if self.training else "grouped")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        x = check_input(x, cfg.in_channels, cfg.num_frames, self.num_joints, "AdaSGN")
+        n, c, t, v, m = x.shape
+        seq, keep, present = self._split_persons(x)  # (B, T, V0, C), (B,) slot index, (N, M)
+        owner = torch.div(keep, m, rounding_mode="floor")  # (B,) sample of each sequence
+        forced = None
+        if decisions is not None:
+            forced = self._expand_decisions(decisions, n, m, t, x.device)
+            if keep.numel() != n * m:
+                forced = forced.index_select(0, keep)
+
+        if mode == "masked":
+            feats, dec, actions, logits = self._masked(seq, forced)
+        else:
+            (feats, dec, logits), actions = self._grouped(seq, forced), None
+        out = self.head(self.temporal(feats))  # (B, classes)
+
+        # per-sample average over present persons
+        count = torch.bincount(owner, minlength=n).clamp_min(1)
+        logits_n = out.new_zeros(n, out.shape[1]).index_add_(0, owner, out) / count.unsqueeze(1)
+        seq_g = self._sequence_gmacs(dec)  # (B,) float64
+        gmacs = seq_g.new_zeros(n).index_add_(0, owner, seq_g) / count
+
+        all_dec = dec
+        if keep.numel() != n * m:
+            all_dec = dec.new_full((n * m, t), -1).index_copy_(0, keep, dec)
+        info = AdaSGNInfo(decisions=all_dec.view(n, m, t), present=present, gmacs=gmacs,
+                          owner=owner, mode=mode, actions=actions, policy_logits=logits)
+        return logits_n, info
+
+    def _sequence_gmacs(self, dec: torch.Tensor) -> torch.Tensor:
+        """Realised paper GMACs of each computed person sequence (B,) (spec 3.3)."""
+        t = dec.shape[1]
+        per_frame = self.choice_extra_gmacs / t  # (A,)
+        extra = per_frame[dec.clamp_min(0)].sum(1) if self.cfg.policy != "fuse" else 0.0
+        return self.gmacs_fixed + extra + dec.new_zeros(dec.shape[0], dtype=torch.float64)
+
+    def _split_persons(self, x: torch.Tensor):
+        """(N, C, T, V, M) -> sequences (B, T, V, C), their slot index in N*M (B,), present (N, M).
+
+        Same rule as :func:`adasgn.models.sgn.split_persons` (an all-empty sample keeps slot 0),
+        but also returns the kept slot indices, needed to map decisions to slots.
+        """
+        n, c, t, v, m = x.shape
+        seq = x.permute(0, 4, 2, 3, 1).reshape(n * m, t, v, c)  # (N*M, T, V, C)
+        if not self.cfg.skip_empty_persons or m == 1:
+            present = torch.ones(n, m, dtype=torch.bool, device=x.device)
+            return seq, torch.arange(n * m, device=x.device), present
+        present = seq.reshape(n, m, -1).ne(0).any(-1)  # (N, M)
+        present[:, 0] |= ~present.any(1)
+        keep = present.reshape(-1).nonzero().squeeze(1)  # one host sync per batch
+        if keep.numel() != n * m:
+            seq = seq.index_select(0, keep)
+        return seq, keep, present
+
+    def _expand_decisions(self, d, n: int, m: int, t: int, device) -> torch.Tensor:
+        d = torch.as_tensor(d, dtype=torch.long, device=device)
+        if d.dim() == 0:
+            d = d.expand(n * m, t)
+        elif d.shape == (n, m, t):
+            d = d.reshape(n * m, t)
+        elif d.shape == (n * m, t):
+            pass
+        elif d.shape == (n, t):
+            d = d.unsqueeze(1).expand(n, m, t).reshape(n * m, t)
+        elif d.shape == (n, m):
+            d = d.reshape(n * m, 1).expand(n * m, t)
+        elif d.shape == (n,):
+            d = d.view(n, 1).expand(n, m * t).reshape(n * m, t)
+        else:
+            raise ValueError(
+                f"decisions of shape {tuple(d.shape)} do not fit (N={n}, M={m}, T={t}); "
+                "use an int, "
+                "(N, M, T), (N*M, T), (N, T), (N, M) or (N,)"
+            )
+        if d.numel() and (int(d.min()) < 0 or int(d.max()) >= self.num_choices):
+            raise ValueError(f"decisions must lie in [0, {self.num_choices - 1}]")
+        return d.contiguous()
+
+
+# ---------------------------------------------------------------------------------------------
+# cost table, pretrained singles, freezing, usage statistics, the CLI's complexity
+
+
+def _measure_costs(model: AdaSGN) -> tuple[list[float], float, float]:
+    """g[a] of every branch, the temporal module and the policy, per T-frame person (GMACs)."""
+    from ..flops import paper_macs
+
+    cfg = model.cfg
+    t = cfg.num_frames
+    g = []
+    for a, sm in enumerate(model.spatials):
+        x = torch.zeros(1, t, sm.num_joints, cfg.in_channels)
+        g.append(paper_macs(sm, lambda sm=sm, x=x: sm(x, x)) / 1e9)
+    f = torch.zeros(1, t, SpatialModule.out_channels)
+    temporal_g = paper_macs(model.temporal, lambda: model.temporal(f)) / 1e9
+    policy_g = paper_macs(model.policy, lambda: model.policy(f)) / 1e9 if model.policy else 0.0
+    return g, temporal_g, policy_g
+
+
+def load_singles(model: AdaSGN, singles, take_temporal_from_full_big: bool = False) -> AdaSGN:
+    """Copy pretrained single models (SGN*) into the branches, in choice order (spec 2.10).
+
+    ``singles``: one :class:`~adasgn.models.single.SingleSGN` or its ``state_dict`` per choice
+    (S-1, B-1, S-9, B-9, S-25, B-25 for ntu25). Each branch gets that model's spatial module and
+    aggregation matrix (copied, never shared). With ``take_temporal_from_full_big`` the temporal
+    module and classifier also come from the last (full-joint, big) single -- which the official
+    code never does (its init_num = 100).
+    """
+    singles = list(singles)
+    if len(singles) != model.num_choices:
+        raise ValueError(f"expected {model.num_choices} single models in the order "
+                         f"{model.choice_names}, got {len(singles)}")
+    states = [s.state_dict() if isinstance(s, nn.Module) else s for s in singles]
+    for a, (state, choice) in enumerate(zip(states, model.choices)):
+        sub = {k[len("spatial."):]: v for k, v in state.items() if k.startswith("spatial.")}
+        mat = state.get("transform.matrix")
+        if mat is None or not sub:
+            raise ValueError(
+                f"single model {a} ({choice.name}) has no spatial.* / transform.matrix")
+        if tuple(mat.shape) != (model.num_joints, choice.joints):
+            raise ValueError(f"single model {a} has a {tuple(mat.shape)} matrix; {choice.name} "
+                             f"needs ({model.num_joints}, {choice.joints})")
+        try:
+            model.spatials[a].load_state_dict(sub)
+        except RuntimeError as exc:
+            raise ValueError(f"single model {a} does not fit branch {choice.name}: {exc}") from None
+        with torch.no_grad():
+            model.transforms[a].matrix.copy_(mat)
+    if take_temporal_from_full_big:
+        state = states[-1]
+        for name, mod in (("temporal", model.temporal), ("head", model.head)):
+            mod.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
+                                 if k.startswith(name + ".")})
+    return model
+
+
+def freeze_pretrained(model: AdaSGN, frozen: bool, transforms: bool = True) -> AdaSGN:
+    """(Un)freeze the branches: requires_grad of spatial modules (and matrices) and, unlike the
+    official code, their BatchNorm running statistics (kept in eval mode while frozen)."""
+    for p in model.spatials.parameters():
+        p.requires_grad_(not frozen)
+    if transforms:
+        for p in model.transforms.parameters():
+            p.requires_grad_(not frozen)
+    model._pretrained_frozen = bool(frozen)
+    model.train(model.training)  # re-apply the BN rule to the current mode
+    return model
+
+
+class ActionUsage:
+    """Accumulates decisions over an evaluation: usage fraction per choice (paper Table 3 columns)
+    and the mean realised GMACs per sample."""
+
+    def __init__(self, model: AdaSGN):
+        self.names = model.choice_names
+        self.counts = torch.zeros(len(self.names), dtype=torch.float64)
+        self.frames = 0
+        self.gmacs_sum = 0.0
+        self.samples = 0
+
+    def update(self, info: AdaSGNInfo) -> None:
+        dec = info.decisions[info.present]  # (P, T) frames of computed slots
+        dec = dec.reshape(-1).cpu()
+        fused = dec.lt(0)
+        self.counts += torch.bincount(dec[~fused], minlength=len(self.names)).double()
+        self.counts += int(fused.sum())  # fuse: every branch ran on that frame
+        self.frames += dec.numel()
+        self.gmacs_sum += float(info.gmacs.sum())
+        self.samples += info.gmacs.numel()
+
+    def fractions(self) -> dict[str, float]:
+        """Percent of frames that ran each choice (sums to 100 except for fuse)."""
+        return {k: 100.0 * float(c) / max(self.frames, 1) for k, c in zip(self.names, self.counts)}
+
+    @property
+    def mean_gmacs(self) -> float:
+        return self.gmacs_sum / max(self.samples, 1)
+
+
+def adasgn_complexity(layout: str = "ntu25", policy: str = "tconv", num_classes: int = 60,
+                      in_channels: int = 3, num_frames: int = 20) -> dict:
+    """Parameters and costs of AdaSGN for ``adasgn complexity --model adasgn``.
+
+    ``gmacs`` is the paper-convention cost when every frame takes the full-joint big branch
+    (Table 3's alpha = 0 row); ``gmacs_fixed`` is the part paid whatever the decisions (S-1 +
+    temporal + policy); ``gmacs_fuse`` runs every branch; ``choices`` lists ``g[a]``.
+    ``gflops_executed`` is measured by flop_counter on one person with every frame on the full big
+    branch in grouped mode; ``gflops_executed_masked`` is the official all-branches computation.
+    """
+    from ..flops import executed_flops
+
+    model = AdaSGN(AdaSGNConfig(num_classes=num_classes, layout=layout, policy=policy,
+                                in_channels=in_channels, num_frames=num_frames)).eval()
+    last = model.num_choices - 1
+    x = torch.randn(1, in_channels, num_frames, model.num_joints, 1)
+    with torch.no_grad():
+        dec = None if policy == "fuse" else last
+        grouped, _ = executed_flops(lambda: model(x, mode="grouped", decisions=dec))
+        masked, _ = executed_flops(lambda: model(x, mode="masked", decisions=dec))
+    g = [c.gmacs for c in model.choices]
+    uniform = [1.0 / len(g)] * len(g)
+    # every branch on every frame: the Table 3 formula with all fractions 1 (fixed cost incl. this
+    # model's policy + all branches) -- 0.3220 for ntu25; the network-free fuse baseline itself
+    # pays no policy (temporal + all branches, its gmacs_fixed)
+    fuse_gmacs = model.gmacs_fixed if policy == "fuse" else model.expected_gmacs([1.0] * len(g))
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "policy": policy,
+        "gmacs": fuse_gmacs if policy == "fuse" else model.expected_gmacs([0.0] * last + [1.0]),
+        "gmacs_fixed": model.gmacs_fixed,
+        "gmacs_temporal": model.gmacs_temporal,
+        "gmacs_policy": model.gmacs_policy,
+        "gmacs_fuse": fuse_gmacs,
+        "gmacs_rand": None if policy == "fuse" else model.expected_gmacs(uniform),
+        "gflops_executed": grouped / 1e9,
+        "gflops_executed_masked": masked / 1e9,
+        "choices": [{"index": c.index, "name": c.name, "joints": c.joints, "size": c.size,
+                     "gmacs": c.gmacs} for c in model.choices],
+        "input_shape": [1, in_channels, num_frames, model.num_joints, 1],
+    }
+
+
+__all__ = [
+    "AdaSGN",
+    "AdaSGNConfig",
+    "AdaSGNInfo",
+    "ActionUsage",
+    "Choice",
+    "adasgn_complexity",
+    "freeze_pretrained",
+    "load_singles",
+    "straight_through_gumbel",
+]
