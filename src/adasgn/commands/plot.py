@@ -43,7 +43,6 @@ def run_tradeoff(args) -> int:
 
 def qualitative_figure(checkpoint: str, sample: str, data: str | None = None, split: str = "test",
                        out: str | None = None) -> Path:
-    import numpy as np
     import torch
 
     from ..data.dataset import SkeletonDataset, default_pipeline

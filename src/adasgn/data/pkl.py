@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from ..atomic import atomic_write as atomic_write_bytes
 from .readers import DataError
 
 __all__ = [
@@ -156,25 +155,6 @@ def load_pkl(path: str | os.PathLike) -> dict:
             ValueError, TypeError) as exc:
         raise DataError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
     return _validate_all(data, path)
-
-
-def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` atomically: a temp file in the same folder, fsync, replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_pkl(

@@ -9,35 +9,19 @@ one.
 
 from __future__ import annotations
 
-import os
 import platform
 import random
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_write
 
-def atomic_write_bytes(path: str | Path, write) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path`` and rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+atomic_write_bytes = atomic_write  # the package's one atomic writer (adasgn.atomic)
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:

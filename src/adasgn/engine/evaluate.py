@@ -30,6 +30,10 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
     layout = get_layout((ck.get("meta") or {}).get("layout") or preset.layout)
     model = build_model(cfg, preset, layout)
     model.load_state_dict(ck["model"])
+    if hasattr(model, "choices"):  # AdaSGN: the run-time budget calibration, if stored
+        from ..budget import attach_calibration
+
+        attach_calibration(model, ck)
     return model.to(device).eval(), cfg, ck
 
 
@@ -50,7 +54,13 @@ def test_checkpoint(path: str, data: str | None = None, split: str = "test",
     if budget is not None:
         if not hasattr(model, "set_budget"):
             raise ValueError("--budget applies to AdaSGN checkpoints only")
-        model.set_budget(budget)
+        from ..budget import apply_budget
+
+        # stored calibration, else bisect on the validation split (never on the tested split)
+        val = (build_eval_loader(rd, cfg, "val", batch_size)
+               if getattr(model, "budget_calibration", None) is None and "val" in rd.datasets
+               else None)
+        apply_budget(model, budget, loader=val, device=device)
     loader = build_eval_loader(rd, cfg, split, batch_size)
     dev = torch.device(device)
 

@@ -26,17 +26,20 @@ def tradeoff_plot(results: dict, out: str | Path, title: str = "",
                  key=lambda p: p[0])
     if ada:
         x, y, xe, ye, names = zip(*ada)
-        ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="-o", color="tab:red", lw=2, ms=6, capsize=3,
-                    label="AdaSGN (alpha sweep)")
+        ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="-o" if len(ada) > 1 else "o", color="tab:red",
+                    lw=2, ms=7, capsize=3,
+                    label="AdaSGN (alpha sweep)" if len(ada) > 1 else "AdaSGN")
         for xi, yi, n in zip(x, y, names):
-            lab = n.replace("adasgn_a", "a=").replace("p", ".") if n != "adasgn" else "recipe"
+            alpha = results[n].get("alpha")
+            lab = f"alpha={alpha:g}" if alpha is not None else n
             ax.annotate(lab, (xi, yi), textcoords="offset points", xytext=(4, -11), fontsize=7,
                         color="tab:red")
     if budget_curve:
         bc = sorted(budget_curve, key=lambda r: r["gmacs"])
         ax.plot([r["gmacs"] for r in bc], [100 * r["top1"] for r in bc], "--s", color="tab:purple",
                 ms=4, label="one AdaSGN, run-time budget")
-    singles = [(k, r) for k, r in results.items() if k.startswith("single_")]
+    singles = [(k, r) for k, r in results.items() if k.startswith("single_")
+               and not ("sgn" in results and r.get("model") == "sgn")]  # SGN reused as big-full
     for k, r in singles:
         g, a, ge, ae = pt(r)
         big = "big" in k

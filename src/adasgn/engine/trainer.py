@@ -398,7 +398,10 @@ class Trainer:
         out = {k: v for k, v in rep.items()}
         out.update({"selected_epoch": self.best["epoch"], "selected_on": self.cfg.train.select_on,
                     "params": sum(p.numel() for p in self.model.parameters()),
-                    "model": self.cfg.model.name, "name": self.cfg.name})
+                    "model": self.cfg.model.name, "name": self.cfg.name,
+                    "stream": self.cfg.data.stream, "seed": self.cfg.train.seed})
+        if is_adaptive(self.model):
+            out.update({"alpha": self.cfg.adasgn.alpha, "policy": self.model.cfg.policy})
         if D.is_main():
             (self.run_dir / "test.json").write_text(json.dumps(out, indent=2))
             save_scores(self.run_dir / "scores_test.npz", res, self.data, "test")

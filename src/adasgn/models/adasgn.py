@@ -192,6 +192,12 @@ class AdaSGN(nn.Module):
         # per-choice extra cost of one whole person sequence (T frames) beyond the fixed cost
         self.register_buffer("choice_extra_gmacs", torch.tensor(extra, dtype=torch.float64),
                              persistent=False)
+        # run-time compute budget (adasgn.budget): a bias added to the policy logits before the
+        # eval-time argmax; None = plain argmax. Not saved in state_dict.
+        self.register_buffer("choice_bias", None, persistent=False)
+        self.budget: float | None = None  # requested GMACs per person-sequence, if any
+        self.budget_lambda: float | None = None
+        self.budget_calibration: dict | None = None  # table stored by `adasgn calibrate`
 
     # ------------------------------------------------------------------ schedule / modes
     def set_epoch(self, epoch: int) -> None:
@@ -216,6 +222,31 @@ class AdaSGN(nn.Module):
         ``fractions`` (per choice) sum to 1 for a policy; all ones gives the all-branches cost."""
         f = torch.as_tensor(fractions, dtype=torch.float64)
         return self.gmacs_fixed + float((f * self.choice_extra_gmacs.cpu()).sum())
+
+    # ------------------------------------------------------------------ run-time compute budget
+    def choice_costs(self) -> torch.Tensor:
+        """(A,) float64: the extra paper GMACs per frame of each choice (S-1 free: reused)."""
+        return self.choice_extra_gmacs.detach().cpu() / self.cfg.num_frames
+
+    def set_choice_bias(self, bias) -> None:
+        """Add ``bias`` (A,) to the policy logits before the eval-time decision; None clears it."""
+        if bias is None:
+            self.choice_bias = None
+            return
+        b = torch.as_tensor(bias, dtype=torch.float32).reshape(self.num_choices)
+        self.choice_bias = b.to(self.choice_extra_gmacs.device)
+
+    def set_budget_lambda(self, lam: float | None) -> None:
+        """Bias the policy by ``-lam * cost(choice)`` (cost per frame, :meth:`choice_costs`)."""
+        self.budget_lambda = None if lam is None else float(lam)
+        self.set_choice_bias(None if lam is None else -float(lam) * self.choice_costs())
+
+    def set_budget(self, gmacs: float | None) -> None:
+        """Aim at ``gmacs`` mean GMACs per person-sequence (calibrated lambda, ``adasgn.budget``);
+        ``None`` restores the plain argmax."""
+        from ..budget import apply_budget
+
+        apply_budget(self, gmacs)
 
     # ------------------------------------------------------------------ branches
     def _branch_on_sequence(self, a: int, seq: torch.Tensor) -> torch.Tensor:
@@ -242,7 +273,11 @@ class AdaSGN(nn.Module):
             return dec, actions, logits
         elif self.training or self.cfg.eval_decision == "sample":
             log_p = torch.log(torch.softmax(logits, dim=-1).clamp_min(LOG_P_FLOOR))
+            if not self.training and self.choice_bias is not None:
+                log_p = log_p + self.choice_bias.to(log_p.dtype)  # compute budget
             dec = (log_p + _gumbel_like(log_p)).argmax(dim=-1)
+        elif self.choice_bias is not None:  # eval with a compute budget: -lambda * cost
+            dec = (logits + self.choice_bias.to(logits.dtype)).argmax(dim=-1)
         else:
             dec = logits.argmax(dim=-1)
         actions = F.one_hot(dec, a_n).to(dtype) if want_actions else None

@@ -1,0 +1,67 @@
+"""``adasgn bench``: time SGN and AdaSGN (grouped / masked) side by side on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..cli import UserError
+
+HELP = """Time plain SGN, AdaSGN `grouped` (each branch only on its frames) and AdaSGN `masked`
+(every branch on every frame) in one process, on the same inputs and the same per-frame decisions:
+warm-up, interleaved repetitions, median and IQR of ms per sample, threads pinned, CUDA
+synchronised, torch.inference_mode. Decisions: the paper's alpha=4 NTU-60 CS mix by default
+(--mix to change), or with --checkpoint/--data those the trained policy makes on real test
+samples (optionally at --budget G). Also reports paper-convention GMACs, executed GFLOPs per
+sample, speed-up ratios, achieved GFLOP/s against a matmul peak measured in the same run, and the
+machine (CPU, threads, torch, load average before/after). See docs/benchmarks.md."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="time SGN vs AdaSGN grouped vs masked", description=HELP)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch.set_num_threads (default: torch's current value)")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=None, metavar="B",
+                   help="default: 1 64 (and 1024 on cuda)")
+    p.add_argument("--mix", default=None,
+                   help="decision mix, e.g. S-1=0.4836,B-9=0.1647,B-25=0.3514 (normalised)")
+    p.add_argument("--persons", type=int, default=1, choices=(1, 2),
+                   help="person slots per sample, all filled (default 1)")
+    p.add_argument("--reps", type=int, default=None,
+                   help="repetitions per batch size (default: ~6 s worth, 15 to 300)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--checkpoint", default=None, help="an AdaSGN checkpoint (real decisions)")
+    p.add_argument("--data", default=None, help="pkl whose test split feeds --checkpoint")
+    p.add_argument("--budget", type=float, default=None, metavar="G",
+                   help="with --checkpoint: GMACs per person-sequence to aim for")
+    p.add_argument("--no-flops", action="store_true", help="skip the executed-FLOPs count")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench import format_bench, run_bench
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
+    if args.reps is not None and args.reps < 1:
+        raise UserError("--reps must be at least 1")
+    if args.warmup < 0:
+        raise UserError("--warmup must be >= 0")
+    try:
+        rep = run_bench(batch_sizes=args.batch_sizes, device=args.device, threads=args.threads,
+                        mix=args.mix, reps=args.reps, warmup=args.warmup, persons=args.persons,
+                        checkpoint=args.checkpoint, data=args.data, budget=args.budget,
+                        seed=args.seed, measure_flops=not args.no_flops)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise UserError(msg) from None
+    if args.json:
+        json.dump(rep, sys.stdout)
+        print()
+    else:
+        print(format_bench(rep))
+    return 0
