@@ -128,3 +128,31 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert res["num_samples"] == 70 - int(0.75 * 70)
     names = np.load(out / "ddp" / "scores_test.npz")["names"]
     assert len(names) == len(set(names.tolist())) == res["num_samples"]
+
+
+def test_interrupted_recipe_resumes_at_the_right_stage(tmp_path):
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=96)
+    out = tmp_path / "runs"
+    args = [str(ROOT / "configs" / "base.yaml"), *_args(pkl, out, "rec", epochs=1),
+            "recipe.single_epochs=1", "recipe.freeze_epochs=0", "recipe.transform_freeze=0",
+            "model.name=adasgn", "--no-progress"]
+    cmd = [sys.executable, "-m", "adasgn", "recipe", *args]
+    # 4 batches per 1-epoch stage: stages sgn, single_small1 finish, single_big1 dies mid-epoch
+    crashed = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                             env=dict(os.environ, ADASGN_KILL_AFTER_BATCHES="10"))
+    assert crashed.returncode == -9
+    assert (out / "rec" / "sgn" / "test.json").is_file()
+    assert (out / "rec" / "single_small1" / "test.json").is_file()
+    assert not (out / "rec" / "single_big1" / "test.json").exists()
+    sgn_mtime = (out / "rec" / "sgn" / "test.json").stat().st_mtime
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rec/sgn: finished earlier, skipped" in done.stderr
+    assert "rec/single_small1: finished earlier, skipped" in done.stderr
+    assert "rec/single_big1: training" in done.stderr
+    assert (out / "rec" / "sgn" / "test.json").stat().st_mtime == sgn_mtime  # not redone
+    ada = json.loads((out / "rec" / "adasgn" / "test.json").read_text())
+    assert ada["model"] == "adasgn" and ada["num_samples"] == 24
+    # the AdaSGN stage was initialised from the six singles the recipe trained
+    cfg = (out / "rec" / "adasgn" / "config.yaml").read_text()
+    assert cfg.count("checkpoints/best.pt") == 6

@@ -181,6 +181,9 @@ def apply_freeze(model: nn.Module, cfg: Config, epoch: int) -> None:
         freeze_pretrained(model, epoch < cfg.train.freeze_epochs)
 
 
+_FAULT = {"batches": 0}  # training batches run in this process (fault injection, tests only)
+
+
 class Trainer:
     def __init__(self, cfg: Config, resume: bool = False, progress: bool = True):
         self.cfg = cfg
@@ -276,17 +279,16 @@ class Trainer:
             self.tb = None
 
     # -------------------------------------------------------------- loop
-    _batches_seen = 0
-
     def _fault_point(self) -> None:
         """Fault injection for the crash tests: ADASGN_KILL_AFTER_BATCHES=N makes the process
-        SIGKILL itself before its (N+1)-th training batch -- a hard crash, mid-epoch."""
+        SIGKILL itself before its (N+1)-th training batch (counted over every run in the process,
+        so a multi-stage recipe can be killed inside any stage) -- a hard crash, mid-epoch."""
         limit = os.environ.get("ADASGN_KILL_AFTER_BATCHES")
-        if limit is not None and self._batches_seen >= int(limit):
+        if limit is not None and _FAULT["batches"] >= int(limit):
             import signal
 
             os.kill(os.getpid(), signal.SIGKILL)
-        self._batches_seen += 1
+        _FAULT["batches"] += 1
 
     def train_epoch(self, epoch: int) -> dict:
         cfg = self.cfg

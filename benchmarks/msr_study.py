@@ -1,0 +1,177 @@
+"""The MSR Action3D study (issue: real data, end to end): run it, or report it.
+
+    python benchmarks/msr_study.py run    [--seeds 1 2 3] [--alphas 0.5 1 2 4 8] [--out runs]
+    python benchmarks/msr_study.py report [--seeds 1 2 3] [--out runs] [--doc docs/results.md]
+
+``run`` is a thin loop over the documented CLI commands (each resumable; finished stages are
+skipped), in this order so that partial results are useful early:
+
+    adasgn prepare msr --raw ../shared/data/msr_action3d --out data/msr.pkl
+    for seed:  adasgn sweep  configs/msr/adasgn.yaml name=msr-joint-s<seed> train.seed=<seed> --alphas ...
+    for seed, stream in bone velocity:
+               adasgn recipe configs/msr/adasgn.yaml name=msr-<stream>-s<seed> data.stream=<stream> train.seed=<seed>
+
+``report`` reads the finished runs' test.json / scores_test.npz, computes mean and standard
+deviation over seeds, fuses the three streams (3s-SGN, 3s-AdaSGN) with ``adasgn ensemble``'s
+function, draws the trade-off PNG (paper Fig. 3 on MSR) and prints Markdown tables (paper Table 1
+and Table 3 layouts) -- with ``--doc`` it replaces the generated block of docs/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CHOICES = ["S-1", "B-1", "S-9", "B-9", "S-20", "B-20"]
+BEGIN, END = "<!-- BEGIN GENERATED: benchmarks/msr_study.py report -->", "<!-- END GENERATED -->"
+
+
+def sh(*args: str) -> None:
+    print("+", " ".join(args), flush=True)
+    subprocess.run(args, check=True, cwd=ROOT)
+
+
+def run(a) -> None:
+    data = ROOT / "data" / "msr.pkl"
+    if not data.is_file():
+        sh("adasgn", "prepare", "msr", "--raw", str(a.raw), "--out", str(data), "--no-progress")
+    common = [f"out_dir={a.out}", f"data.path={data}"]
+    for seed in a.seeds:
+        sh("adasgn", "sweep", "configs/msr/adasgn.yaml", f"name=msr-joint-s{seed}",
+           f"train.seed={seed}", *common, "--alphas", *map(str, a.alphas), "--no-progress")
+    for seed in a.seeds:
+        for stream in ("bone", "velocity"):
+            sh("adasgn", "recipe", "configs/msr/adasgn.yaml", f"name=msr-{stream}-s{seed}",
+               f"data.stream={stream}", f"train.seed={seed}", *common, "--no-progress")
+
+
+def _load(out: Path, stream: str, seeds) -> dict:
+    """stage -> list of test reports over the seeds that finished it."""
+    res: dict = {}
+    for seed in seeds:
+        root = out / f"msr-{stream}-s{seed}"
+        for p in sorted(root.glob("*/test.json")):
+            r = json.loads(p.read_text())
+            r["_dir"] = str(p.parent)
+            res.setdefault(p.parent.name, []).append(r)
+    return res
+
+
+def _ms(values) -> str:
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return "--"
+    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+
+
+def _agg(runs: list) -> dict:
+    acc = [100 * r["top1"] for r in runs]
+    g = [r["gmacs"] for r in runs]
+    out = {"top1": float(np.mean(acc)) / 100, "top1_std": (float(np.std(acc, ddof=1)) / 100
+                                                            if len(acc) > 1 else 0.0),
+           "gmacs": float(np.mean(g)), "gmacs_std": float(np.std(g, ddof=1)) if len(g) > 1 else 0.0,
+           "n": len(runs)}
+    if runs and runs[0].get("alpha") is not None:
+        out["alpha"] = runs[0]["alpha"]
+    return out
+
+
+def report(a) -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from adasgn.commands.ensemble import fuse_scores
+    from adasgn.engine.plots import tradeoff_plot
+
+    out = Path(a.out)
+    joint = _load(out, "joint", a.seeds)
+    lines = [BEGIN, ""]
+    seeds_done = sorted({r["seed"] for rs in joint.values() for r in rs if "seed" in r})
+    lines.append(f"Seeds finished: {seeds_done or 'none'}; mean ± standard deviation over seeds; "
+                 "test split evaluated once per run with the checkpoint chosen on validation.")
+    lines.append("")
+    # Table 1 layout: SGN and single models
+    lines += ["### SGN and single models (paper Table 1 layout), joint stream", "",
+              "| model | #joints | size | top-1 % | GMACs | runs |", "|---|---|---|---|---|---|"]
+    if "sgn" in joint:
+        r = joint["sgn"]
+        lines.append(f"| SGN | 20 | big | {_ms([100 * x['top1'] for x in r])} | "
+                     f"{np.mean([x['gmacs'] for x in r]):.4f} | {len(r)} |")
+    for size in ("small", "big"):
+        for j in (20, 9, 1):
+            key = f"single_{size}{j}"
+            if key in joint:
+                r = joint[key]
+                lines.append(f"| SGN* | {j} | {size} | {_ms([100 * x['top1'] for x in r])} | "
+                             f"{np.mean([x['gmacs'] for x in r]):.4f} | {len(r)} |")
+    # Table 3 layout: AdaSGN per alpha + rand + fuse
+    lines += ["", "### AdaSGN (paper Table 3 layout), joint stream", "",
+              "| alpha | top-1 % | GMACs | " + " | ".join(CHOICES) + " | runs |",
+              "|---|---|---|" + "---|" * len(CHOICES) + "---|"]
+    ada = sorted(((k, v) for k, v in joint.items() if k.startswith("adasgn_a") or k in ("rand", "fuse")),
+                 key=lambda kv: (kv[0] in ("rand", "fuse"), kv[1][0].get("alpha") or 0, kv[0]))
+    for k, runs in ada:
+        use = {c: np.mean([100 * (r.get("usage") or {}).get(c, 0.0) for r in runs]) for c in CHOICES}
+        label = k if k in ("rand", "fuse") else f"{runs[0]['alpha']:g}"
+        lines.append(f"| {label} | {_ms([100 * r['top1'] for r in runs])} | "
+                     f"{np.mean([r['gmacs'] for r in runs]):.4f} | "
+                     + " | ".join(f"{use[c]:.2f}" for c in CHOICES) + f" | {len(runs)} |")
+    # three streams
+    lines += ["", "### One and three streams", "",
+              "| model | joint | bone | velocity | 3s fused (equal weights) | GMACs 1s / 3s | seeds |",
+              "|---|---|---|---|---|---|---|"]
+    streams = {s: _load(out, s, a.seeds) for s in ("joint", "bone", "velocity")}
+    for model, stage in (("SGN", "sgn"), ("AdaSGN", "adasgn")):
+        accs = {s: [100 * r["top1"] for r in streams[s].get(stage, [])] for s in streams}
+        fused, g1, g3 = [], [], []
+        for seed in a.seeds:
+            paths = [out / f"msr-{s}-s{seed}" / stage / "scores_test.npz" for s in streams]
+            if all(p.is_file() for p in paths):
+                rep = fuse_scores([str(p) for p in paths])
+                fused.append(100 * rep["top1"])
+                g3.append(rep["gmacs_sum"] or 0.0)
+                g1.append(float(np.load(paths[0])["gmacs"].mean()))
+        lines.append(f"| {model} | {_ms(accs['joint'])} | {_ms(accs['bone'])} | "
+                     f"{_ms(accs['velocity'])} | {_ms(fused)} | "
+                     f"{(np.mean(g1) if g1 else float('nan')):.4f} / "
+                     f"{(np.mean(g3) if g3 else float('nan')):.4f} | {len(fused)} |")
+    # figure
+    agg = {k: _agg(v) for k, v in joint.items()}
+    if agg:
+        png = tradeoff_plot(agg, ROOT / "docs" / "figures" / "msr_tradeoff.png",
+                            title="MSR Action3D cross-subject: accuracy vs compute (mean ± sd over seeds)")
+        lines += ["", f"![trade-off]({png.relative_to(ROOT / 'docs').as_posix()})"]
+    lines += ["", END]
+    text = "\n".join(lines)
+    if a.doc:
+        doc = Path(a.doc)
+        body = doc.read_text() if doc.is_file() else f"# Results\n\n{BEGIN}\n{END}\n"
+        if BEGIN in body and END in body:
+            body = body[: body.index(BEGIN)] + text + body[body.index(END) + len(END):]
+        else:
+            body += "\n" + text + "\n"
+        doc.write_text(body)
+    return text
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=["run", "report"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--alphas", type=float, nargs="+", default=[0.5, 1, 2, 4, 8])
+    p.add_argument("--out", default="runs")
+    p.add_argument("--raw", default=str(ROOT.parent / "shared" / "data" / "msr_action3d"))
+    p.add_argument("--doc", default=None)
+    a = p.parse_args()
+    if a.action == "run":
+        run(a)
+    else:
+        print(report(a))
+
+
+if __name__ == "__main__":
+    main()
