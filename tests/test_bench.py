@@ -18,6 +18,7 @@ KEYS = {"sgn_ms", "grouped_ms", "masked_ms", "speedup_grouped_vs_sgn",
 @pytest.fixture(autouse=True)
 def _one_thread():
     n = torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
 

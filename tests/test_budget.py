@@ -1,6 +1,7 @@
 """Run-time compute budget of AdaSGN: bias -lambda * cost before the argmax, calibration by
 bisection on the validation split, storage in the checkpoint, ``--budget`` in test/bench."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -26,6 +27,16 @@ from helpers import tiny_pkl
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: these tests are small, and on a shared 2-core machine a 2-thread pool
+    beside another busy process makes every op wait for a preempted thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small AdaSGN really trained by the training engine (3 epochs, ~10 s on 1 thread)."""
@@ -39,13 +50,14 @@ def trained(tmp_path_factory):
         "train.milestones=[2]", "data.workers=0", f"out_dir={tmp / 'runs'}", "name=ada",
         "data.val_fraction=0.2", "train.threads=1", "model.name=adasgn"])
     threads = torch.get_num_threads()
-    try:
-        train(cfg, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(1)
     ck = tmp / "runs" / "ada" / "checkpoints" / "best.pt"
     cal = tmp / "calibrated.pt"
-    rc = cli_main(["calibrate", str(ck), "--out", str(cal), "--grid", "3", "--json"])
+    try:
+        train(cfg, progress=False)
+        rc = cli_main(["calibrate", str(ck), "--out", str(cal), "--grid", "1", "--json"])
+    finally:
+        torch.set_num_threads(threads)
     assert rc == 0
     return {"ckpt": ck, "cal": cal, "pkl": pkl, "tmp": tmp}
 
@@ -67,7 +79,7 @@ def test_chosen_cost_never_increases_with_lambda():
     bound = rec.lambda_bound()
     lams = torch.linspace(-bound, bound, 401).tolist()
     g = [rec.gmacs(lam) for lam in lams]
-    assert all(a >= b - 1e-12 for a, b in zip(g, g[1:]))
+    assert all(a >= b - 1e-12 for a, b in itertools.pairwise(g))
     assert g[-1] == pytest.approx(model.gmacs_fixed)  # every frame on S-1
     assert g[0] == pytest.approx(model.expected_gmacs([0, 0, 0, 0, 0, 1]))  # every frame on B-25
 

@@ -156,3 +156,18 @@ def test_interrupted_recipe_resumes_at_the_right_stage(tmp_path):
     # the AdaSGN stage was initialised from the six singles the recipe trained
     cfg = (out / "rec" / "adasgn" / "config.yaml").read_text()
     assert cfg.count("checkpoints/best.pt") == 6
+
+
+def test_static_gmacs_is_per_model_even_when_ids_are_reused():
+    import gc
+
+    from adasgn.engine.trainer import static_gmacs
+    from adasgn.models import create_model
+
+    got = []
+    for size in ("small", "big", "small", "big"):
+        m = create_model("single", joints=1, size=size)
+        got.append(static_gmacs(m))
+        del m
+        gc.collect()
+    assert got == [pytest.approx(0.009870896), pytest.approx(0.013178416)] * 2

@@ -27,15 +27,15 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 # paper Table 3, alpha = 4, NTU-60 cross-subject: percent of frames per choice
 PAPER_MIX = {"S-1": 48.36, "B-9": 16.47, "B-25": 35.14}
 
-__all__ = ["PAPER_MIX", "default_mix", "parse_mix", "mix_decisions", "run_bench", "format_bench",
-           "machine_info", "matmul_peak_gflops"]
+__all__ = ["PAPER_MIX", "default_mix", "format_bench", "machine_info", "matmul_peak_gflops",
+           "mix_decisions", "parse_mix", "run_bench"]
 
 
 def default_mix(choice_names: list[str]) -> dict[str, float]:
@@ -131,6 +131,7 @@ def machine_info(device: torch.device) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(device),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
@@ -209,7 +210,7 @@ def _models(checkpoint: str | None, device: torch.device, persons: int):
     else:
         from .engine.evaluate import model_from_checkpoint
 
-        ada, cfg, ck = model_from_checkpoint(checkpoint, "cpu")
+        ada, cfg, _ = model_from_checkpoint(checkpoint, "cpu")
         if not hasattr(ada, "choices"):
             raise ValueError(f"{checkpoint} holds a {cfg.model.name} model; bench --checkpoint "
                              "needs an AdaSGN checkpoint")
@@ -317,9 +318,9 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
             dec = mix_decisions(mix_used, names, b, m, c.num_frames, seed=seed + b).to(dev)
 
         fns = {
-            "sgn": lambda: sgn(x),
-            "grouped": lambda: ada(x, mode="grouped", decisions=dec),
-            "masked": lambda: ada(x, mode="masked", decisions=dec),
+            "sgn": lambda x=x: sgn(x),
+            "grouped": lambda x=x, dec=dec: ada(x, mode="grouped", decisions=dec),
+            "masked": lambda x=x, dec=dec: ada(x, mode="masked", decisions=dec),
         }
         with torch.inference_mode():
             _, info_g = ada(x, mode="grouped", decisions=dec)
@@ -387,6 +388,13 @@ def format_bench(rep: dict) -> str:
         + (f"; budget {rep['budget']:g} GMACs (lambda {rep['budget_lambda']:.4g})"
            if rep.get("budget") is not None else ""),
     ]
+    busy = (m.get("loadavg_before") or [0.0])[0]
+    cpus = m.get("cpus_available") or m.get("cpu_count") or 1
+    if (m["device"] == "cpu" and m["torch_threads"] > 1 and busy + m["torch_threads"] > cpus + 0.5
+            and (m.get("omp_wait_policy") or "").upper() != "PASSIVE"):
+        lines.append(f"warning: load {busy:.1f} + {m['torch_threads']} threads on {cpus} CPUs: "
+                     "spinning OpenMP threads may make every op wait; rerun with "
+                     "OMP_WAIT_POLICY=PASSIVE or --threads 1 (docs/benchmarks.md)")
     if rep.get("matmul_peak_gflops"):
         lines.append(f"float32 matmul peak in this run: {rep['matmul_peak_gflops']:.1f} GFLOP/s")
     head = (f"{'batch':>5} {'method':<8} {'ms/sample':>10} {'IQR':>8} {'GMACs':>8} "

@@ -31,6 +31,7 @@ the plain argmax. Without a stored calibration it bisects on the fly when it is 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -85,8 +86,8 @@ class PolicyRecord:
 
     def lambda_bound(self) -> float:
         """A lambda beyond which every frame takes the cheapest (or, negated, dearest) choice."""
-        costs = sorted(set(float(c) for c in self.cost))
-        gaps = [b - a for a, b in zip(costs, costs[1:]) if b - a > 0]
+        costs = sorted({float(c) for c in self.cost})
+        gaps = [b - a for a, b in itertools.pairwise(costs) if b - a > 0]
         if not gaps or self.logits.numel() == 0:
             return 1.0
         spread = float((self.logits.amax(-1) - self.logits.amin(-1)).max())
@@ -342,7 +343,7 @@ def calibrate_checkpoint(path, budgets=None, out=None, data: str | None = None,
     into a copy of the checkpoint at ``out`` (default: in place, atomically)."""
     from .engine.checkpoint import load_checkpoint, save_checkpoint
 
-    model, cfg, ck, rd = _run_data(path, data)
+    model, cfg, _, rd = _run_data(path, data)
     _require_budget_model(model)
     loader = _loader(rd, cfg, split, batch_size)
     if not budgets:
@@ -360,7 +361,7 @@ def budget_sweep(ckpt, budgets, split: str = "test", data: str | None = None,
 
     Uses the checkpoint's stored calibration, or calibrates on ``calib_split`` first (never on
     the evaluated split unless asked)."""
-    model, cfg, ck, rd = _run_data(ckpt, data)
+    model, cfg, _, rd = _run_data(ckpt, data)
     _require_budget_model(model)
     if model.budget_calibration is None:
         calibrate(model, _loader(rd, cfg, calib_split), budgets, grid=0, split=calib_split)

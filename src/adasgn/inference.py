@@ -173,6 +173,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
         model = build_model(cfg, preset, layout)
         model.load_state_dict(state)
         model = model.to(device).eval()
+        from .budget import attach_calibration
+
+        attach_calibration(model, ck)
     return model, cfg, ck, layout.name, in_ch
 
 

@@ -51,6 +51,7 @@ def run_singles(cfg: Config, progress: bool = True) -> list[Path]:
             paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
             continue
         _stage(cfg, stage, progress, model__name="single", model__joints=joints, model__size=size,
+               model__options={},
                train__epochs=rc.single_epochs or cfg.train.epochs,
                train__milestones=list(rc.single_milestones or cfg.train.milestones),
                train__freeze={"transform.matrix": rc.transform_freeze})
@@ -80,7 +81,7 @@ def run_recipe(cfg: Config, progress: bool = True) -> dict:
     """SGN (optional) + six singles + AdaSGN initialised from them (frozen first E epochs)."""
     results = {}
     if cfg.recipe.with_sgn:
-        results["sgn"] = _stage(cfg, "sgn", progress, model__name="sgn", model__size="big",
+        results["sgn"] = _stage(cfg, "sgn", progress, model__name="sgn", model__size="big", model__options={},
                                 train__epochs=cfg.recipe.single_epochs or cfg.train.epochs,
                                 train__milestones=list(cfg.recipe.single_milestones or cfg.train.milestones))
     singles = run_singles(cfg, progress)

@@ -133,21 +133,19 @@ def usage_fractions(decisions: np.ndarray, net: nn.Module) -> dict:
     return {n: float((d == i).sum()) / total for i, n in enumerate(names)}
 
 
-_STATIC_CACHE: dict = {}
-
-
 def static_gmacs(net: nn.Module) -> float:
-    """Paper GMACs of a static model on one 20-frame person sequence."""
+    """Paper GMACs of a static model on one 20-frame person sequence (cached on the module)."""
     from ..flops import paper_macs
 
-    key = id(net)
-    if key not in _STATIC_CACHE:
+    cached = getattr(net, "_adasgn_static_gmacs", None)
+    if cached is None:
         cfg = net.cfg
         v = getattr(net, "num_joints", None) or cfg.num_joints
         p = next(net.parameters())
         x = torch.randn(1, cfg.in_channels, cfg.num_frames, v, 1, device=p.device)
-        _STATIC_CACHE[key] = paper_macs(net, lambda: net(x)) / 1e9
-    return _STATIC_CACHE[key]
+        cached = paper_macs(net, lambda: net(x)) / 1e9
+        object.__setattr__(net, "_adasgn_static_gmacs", cached)
+    return cached
 
 
 class _NullCtx:
