@@ -3,7 +3,7 @@
     python benchmarks/msr_budget.py runs/msr-joint-s1 [--budgets 0.02 0.04 ...] \
         [--png docs/figures/msr_budget.png] [--json docs/figures/msr_budget.json]
 
-Takes the AdaSGN checkpoint of a finished study run (``RUN/adasgn/checkpoints/best.pt``),
+Takes the AdaSGN checkpoint of a finished study run (``RUN/<stage>/checkpoints/best.pt``, default stage ``adasgn``),
 calibrates lambda for each requested budget on the **validation** split (bisection, stored in a copy
 of the checkpoint), evaluates the **test** split once per budget, prints a Markdown table (requested
 budget, realised GMACs, relative error, top-1) and draws the budget curve beside the alpha-trained
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a study run directory, e.g. runs/msr-joint-s1")
+    p.add_argument("--stage", default="adasgn", help="AdaSGN stage of the run (e.g. adasgn_a0p5)")
     p.add_argument("--budgets", type=float, nargs="+",
                    default=[0.02, 0.035, 0.05, 0.065, 0.08, 0.095, 0.11])
     p.add_argument("--png", default=str(ROOT / "docs" / "figures" / "msr_budget.png"))
@@ -35,8 +36,8 @@ def main() -> None:
     from adasgn.engine.recipe import collect_results
 
     run = Path(a.run)
-    src = run / "adasgn" / "checkpoints" / "best.pt"
-    calibrated = run / "adasgn" / "checkpoints" / "best_calibrated.pt"
+    src = run / a.stage / "checkpoints" / "best.pt"
+    calibrated = run / a.stage / "checkpoints" / "best_calibrated.pt"
     shutil.copy(src, calibrated)
     calibrate_checkpoint(calibrated, budgets=a.budgets, out=str(calibrated))
     rows = budget_sweep(str(calibrated), a.budgets, split="test")
@@ -45,8 +46,8 @@ def main() -> None:
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps({"run": str(run), "rows": rows}, indent=2))
     res = collect_results(run)
-    tradeoff_plot(res, a.png, title=f"MSR Action3D ({run.name}): alpha-trained models and one "
-                  "AdaSGN at run-time budgets", budget_curve=rows)
+    tradeoff_plot(res, a.png, title=f"MSR Action3D ({run.name}): alpha-trained AdaSGNs\nand {a.stage} at "
+                  "run-time budgets", budget_curve=rows)
     print("| requested GMACs | realised GMACs (test) | error | top-1 % (test) | lambda |")
     print("|---|---|---|---|---|")
     for r in rows:

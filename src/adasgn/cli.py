@@ -48,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"adasgn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # input problems found deep inside: one clear line, no traceback
+        from .data.readers import DataError
+        from .engine.config import ConfigError
+
+        if isinstance(exc, (FileNotFoundError, DataError, ConfigError)):
+            print(f"adasgn {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print(f"adasgn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -33,7 +33,15 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    result = train(cfg, resume=args.resume, progress=not args.no_progress)
+    from ..data.readers import DataError
+
+    try:
+        result = train(cfg, resume=args.resume, progress=not args.no_progress)
+    except FileNotFoundError as exc:
+        raise UserError(f"{exc} (make it with `adasgn prepare {cfg.data.dataset} --raw ... "
+                        f"--out {cfg.data.path}`, or set data.path=...)") from None
+    except (DataError, ConfigError) as exc:
+        raise UserError(str(exc)) from None
     if int(os.environ.get("RANK", "0")) == 0:
         summary = {k: result[k] for k in ("name", "model", "top1", "top5", "gmacs", "selected_epoch")
                    if k in result}
