@@ -147,10 +147,10 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
     coordinate count or class count than its dataset preset (e.g. a 2-D COCO-17 model saved with
     ``meta: {"layout": "coco17", ...}``) is rebuilt from its config with those read from the weights.
     """
+    from .data.presets import get_preset
     from .engine.checkpoint import load_checkpoint
     from .engine.evaluate import config_from_checkpoint, model_from_checkpoint
     from .engine.trainer import build_model
-    from .data.presets import get_preset
     from .skeleton import get_layout
 
     path = Path(path)

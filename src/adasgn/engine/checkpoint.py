@@ -20,7 +20,6 @@ import torch
 
 from ..atomic import atomic_write
 
-
 atomic_write_bytes = atomic_write  # the package's one atomic writer (adasgn.atomic)
 
 

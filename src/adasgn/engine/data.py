@@ -8,7 +8,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from ..data.dataset import SkeletonDataset, build_loader, default_pipeline, holdout, load_source
+from ..data.dataset import (
+    SkeletonDataset,
+    build_loader,
+    default_pipeline,
+    holdout,
+    load_source,
+)
 from ..data.presets import DatasetPreset, get_preset
 from ..skeleton import Layout, get_layout
 from . import distributed as D

@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..skeleton import get_layout
 from ..data.presets import get_preset
+from ..skeleton import get_layout
 from .config import Config
 from .trainer import train
 

@@ -29,13 +29,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..losses import AdaSGNLoss, label_smoothing_cross_entropy
 from . import distributed as D
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, versions
+from .checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    versions,
+)
 from .config import Config, save_config
 from .data import build_eval_loader, build_train_loader, load_data
-from ..losses import AdaSGNLoss, label_smoothing_cross_entropy
 from .metrics import classification_report
-
 
 # ---------------------------------------------------------------------------------------------
 # model construction

@@ -58,6 +58,8 @@ from .sgn import (
     TemporalModule,
     check_input,
     init_sgn_weights,
+    merge_persons,
+    person_slots,
     velocity,
 )
 from .single import JointTransform
@@ -348,7 +350,8 @@ class AdaSGN(nn.Module):
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         x = check_input(x, cfg.in_channels, cfg.num_frames, self.num_joints, "AdaSGN")
         n, c, t, v, m = x.shape
-        seq, keep, present = self._split_persons(x)  # (B, T, V0, C), (B,) slot index, (N, M)
+        # (B, T, V0, C), (B,) slot index, (N, M)
+        seq, keep, present = person_slots(x, cfg.skip_empty_persons)
         owner = torch.div(keep, m, rounding_mode="floor")  # (B,) sample of each sequence
         forced = None
         if decisions is not None:
@@ -363,8 +366,8 @@ class AdaSGN(nn.Module):
         out = self.head(self.temporal(feats))  # (B, classes)
 
         # per-sample average over present persons
+        logits_n = merge_persons(out, owner, n)
         count = torch.bincount(owner, minlength=n).clamp_min(1)
-        logits_n = out.new_zeros(n, out.shape[1]).index_add_(0, owner, out) / count.unsqueeze(1)
         seq_g = self._sequence_gmacs(dec)  # (B,) float64
         gmacs = seq_g.new_zeros(n).index_add_(0, owner, seq_g) / count
 
@@ -381,24 +384,6 @@ class AdaSGN(nn.Module):
         per_frame = self.choice_extra_gmacs / t  # (A,)
         extra = per_frame[dec.clamp_min(0)].sum(1) if self.cfg.policy != "fuse" else 0.0
         return self.gmacs_fixed + extra + dec.new_zeros(dec.shape[0], dtype=torch.float64)
-
-    def _split_persons(self, x: torch.Tensor):
-        """(N, C, T, V, M) -> sequences (B, T, V, C), their slot index in N*M (B,), present (N, M).
-
-        Same rule as :func:`adasgn.models.sgn.split_persons` (an all-empty sample keeps slot 0),
-        but also returns the kept slot indices, needed to map decisions to slots.
-        """
-        n, c, t, v, m = x.shape
-        seq = x.permute(0, 4, 2, 3, 1).reshape(n * m, t, v, c)  # (N*M, T, V, C)
-        if not self.cfg.skip_empty_persons or m == 1:
-            present = torch.ones(n, m, dtype=torch.bool, device=x.device)
-            return seq, torch.arange(n * m, device=x.device), present
-        present = seq.reshape(n, m, -1).ne(0).any(-1)  # (N, M)
-        present[:, 0] |= ~present.any(1)
-        keep = present.reshape(-1).nonzero().squeeze(1)  # one host sync per batch
-        if keep.numel() != n * m:
-            seq = seq.index_select(0, keep)
-        return seq, keep, present
 
     def _expand_decisions(self, d, n: int, m: int, t: int, device) -> torch.Tensor:
         d = torch.as_tensor(d, dtype=torch.long, device=device)

@@ -241,21 +241,30 @@ def check_input(x: torch.Tensor, in_channels: int, num_frames: int, num_joints: 
     return x
 
 
-def split_persons(x: torch.Tensor, skip_empty: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(N, C, T, V, M) -> sequences (B, T, V, C), their sample index (B,), and N.
+def person_slots(x: torch.Tensor, skip_empty: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, C, T, V, M) -> sequences (B, T, V, C), their slot index in N*M (B,), present (N, M).
 
     With ``skip_empty`` only person slots that are not all zero are kept; a sample whose slots are
-    all empty keeps its first slot so that every sample gets a prediction.
+    all empty keeps its first slot so that every sample gets a prediction. Nothing is copied when
+    every slot is kept.
     """
     n, c, t, v, m = x.shape
     seq = x.permute(0, 4, 2, 3, 1).reshape(n * m, t, v, c)  # (N*M, T, V, C)
-    owner = torch.arange(n, device=x.device).repeat_interleave(m)
     if not skip_empty or m == 1:
-        return seq, owner, n
+        present = torch.ones(n, m, dtype=torch.bool, device=x.device)
+        return seq, torch.arange(n * m, device=x.device), present
     present = seq.reshape(n, m, -1).ne(0).any(-1)  # (N, M)
     present[:, 0] |= ~present.any(1)
     keep = present.reshape(-1).nonzero().squeeze(1)  # one host sync per batch, not per frame
-    return seq.index_select(0, keep), owner.index_select(0, keep), n
+    if keep.numel() != n * m:
+        seq = seq.index_select(0, keep)
+    return seq, keep, present
+
+
+def split_persons(x: torch.Tensor, skip_empty: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(N, C, T, V, M) -> sequences (B, T, V, C), their sample index (B,), and N."""
+    seq, keep, _ = person_slots(x, skip_empty)
+    return seq, torch.div(keep, x.shape[4], rounding_mode="floor"), x.shape[0]
 
 
 def merge_persons(logits: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tensor:
