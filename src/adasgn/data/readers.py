@@ -442,29 +442,26 @@ def _ntu_slow(data: bytes, path: str, st: list, en: list, jl: np.ndarray, first_
         toks = data[st[k]:en[k]].split()
         if len(toks) != 12:
             raise _fail(path, f"line {k + 1}: joint line has {len(toks)} values, expected 12")
-        vals = []
-        for t in toks:
-            try:
-                v = float(t)
-            except ValueError:
-                shown = t.decode("ascii", "replace")[:40]
-                raise _fail(path, f"line {k + 1}: non-numeric value {shown!r}") from None
-            if not math.isfinite(v):
-                raise _fail(path, f"line {k + 1}: NaN/Inf value {t.decode('ascii', 'replace')!r}")
-            vals.append(v)
-        out[r] = vals[:3]
+        out[r] = _finite_values(path, k, toks)[:3]
     for k0 in first_line:  # body-info lines: 10 numbers, the first an integer ID
         k = k0 - 2
-        toks = data[st[k]:en[k]].split()
-        for t in toks:
-            try:
-                v = float(t)
-            except ValueError:
-                shown = t.decode("ascii", "replace")[:40]
-                raise _fail(path, f"line {k + 1}: non-numeric value {shown!r} in body info") from None
-            if not math.isfinite(v):
-                raise _fail(path, f"line {k + 1}: NaN/Inf value in body info")
+        _finite_values(path, k, data[st[k]:en[k]].split(), " in body info")
     return out.astype(np.float32).ravel()
+
+
+def _finite_values(path, k: int, toks: list, where: str = "") -> list[float]:
+    """The tokens of line ``k`` (0-based) as finite floats, or a DataError naming the value."""
+    vals = []
+    for t in toks:
+        shown = t.decode("ascii", "replace")[:40]
+        try:
+            v = float(t)
+        except ValueError:
+            raise _fail(path, f"line {k + 1}: non-numeric value {shown!r}{where}") from None
+        if not math.isfinite(v):
+            raise _fail(path, f"line {k + 1}: NaN/Inf value {shown!r}{where}")
+        vals.append(v)
+    return vals
 
 
 # ---------------------------------------------------------------------------------------------
