@@ -12,6 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, out: str | Path) -> Path:
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def tradeoff_plot(results: dict, out: str | Path, title: str = "",
                   budget_curve: list[dict] | None = None) -> Path:
     """results: stage name -> test report (``top1``, ``gmacs`` and optionally ``top1_std``,
@@ -62,12 +71,7 @@ def tradeoff_plot(results: dict, out: str | Path, title: str = "",
     ax.set_title(title or "Accuracy vs compute")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def qualitative_plot(skeleton: np.ndarray, bones, decisions: np.ndarray, choice_names: list,
@@ -103,9 +107,4 @@ def qualitative_plot(skeleton: np.ndarray, bones, decisions: np.ndarray, choice_
         ax.view_init(elev=10, azim=-80)
         ax.set_title(f"frame {f}: {choice_names[d]} ({j} joints)", fontsize=9, color=colors[d])
     fig.suptitle(title or "Joint number chosen per frame", fontsize=11)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
