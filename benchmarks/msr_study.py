@@ -11,6 +11,11 @@ skipped), in this order so that partial results are useful early:
     for seed, stream in bone velocity:
                adasgn recipe configs/msr/adasgn.yaml name=msr-<stream>-s<seed> data.stream=<stream> train.seed=<seed>
 
+With ``--jobs N`` (default 2) the commands run N at a time, each with ``train.threads=1``: on the
+2-core CPU two one-thread trainings finish 1.4x more work per hour than one two-thread training
+(these models are small; a single training does not keep two cores busy). Each command's output
+goes to ``<out>/<name>.log``.
+
 ``report`` reads the finished runs' test.json / scores_test.npz, computes mean and standard
 deviation over seeds, fuses the three streams (3s-SGN, 3s-AdaSGN) with ``adasgn ensemble``'s
 function, draws the trade-off PNG (paper Fig. 3 on MSR) and prints Markdown tables (paper Table 1
@@ -23,6 +28,8 @@ import argparse
 import json
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,23 +39,48 @@ CHOICES = ["S-1", "B-1", "S-9", "B-9", "S-20", "B-20"]
 BEGIN, END = "<!-- BEGIN GENERATED: benchmarks/msr_study.py report -->", "<!-- END GENERATED -->"
 
 
-def sh(*args: str) -> None:
+def sh(*args: str, log: Path | None = None) -> None:
     print("+", " ".join(args), flush=True)
-    subprocess.run(args, check=True, cwd=ROOT)
+    if log is None:
+        subprocess.run(args, check=True, cwd=ROOT)
+        return
+    t0 = time.time()
+    with open(log, "a") as f:
+        rc = subprocess.run(args, check=False, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
+    print(f"{'done' if rc == 0 else f'FAILED (exit {rc})'} in {(time.time() - t0) / 60:.1f} min: "
+          f"{' '.join(args[:4])} (log {log})", flush=True)
+    if rc:
+        raise subprocess.CalledProcessError(rc, args)
 
 
 def run(a) -> None:
     data = ROOT / "data" / "msr.pkl"
     if not data.is_file():
         sh("adasgn", "prepare", "msr", "--raw", str(a.raw), "--out", str(data), "--no-progress")
+    out = Path(a.out) if Path(a.out).is_absolute() else ROOT / a.out
+    out.mkdir(parents=True, exist_ok=True)
     common = [f"out_dir={a.out}", f"data.path={data}"]
+    if a.jobs > 1:
+        common.append("train.threads=1")
+    jobs = []  # (name, argv)
     for seed in a.seeds:
-        sh("adasgn", "sweep", "configs/msr/adasgn.yaml", f"name=msr-joint-s{seed}",
-           f"train.seed={seed}", *common, "--alphas", *map(str, a.alphas), "--no-progress")
+        name = f"msr-joint-s{seed}"
+        jobs.append((name, ["adasgn", "sweep", "configs/msr/adasgn.yaml", f"name={name}", f"train.seed={seed}",
+                            *common, "--alphas", *map(str, a.alphas), "--no-progress"]))
     for seed in a.seeds:
         for stream in ("bone", "velocity"):
-            sh("adasgn", "recipe", "configs/msr/adasgn.yaml", f"name=msr-{stream}-s{seed}",
-               f"data.stream={stream}", f"train.seed={seed}", *common, "--no-progress")
+            name = f"msr-{stream}-s{seed}"
+            jobs.append((name, ["adasgn", "recipe", "configs/msr/adasgn.yaml", f"name={name}",
+                                f"data.stream={stream}", f"train.seed={seed}", *common, "--no-progress"]))
+    if a.jobs <= 1:
+        for _, argv in jobs:
+            sh(*argv)
+        return
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        futures = [pool.submit(sh, *argv, log=out / f"{name}.log") for name, argv in jobs]
+    failed = [name for (name, _), fut in zip(jobs, futures) if fut.exception() is not None]
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)} (see their logs in {out})")
 
 
 def _load(out: Path, stream: str, seeds) -> dict:
@@ -165,6 +197,7 @@ def main() -> None:
     p.add_argument("--alphas", type=float, nargs="+", default=[0.5, 1, 2, 8],
                    help="besides the recipe's own alpha (configs/msr/adasgn.yaml: 4)")
     p.add_argument("--out", default="runs")
+    p.add_argument("--jobs", type=int, default=2, help="commands run at once, one torch thread each")
     p.add_argument("--raw", default=str(ROOT.parent / "shared" / "data" / "msr_action3d"))
     p.add_argument("--doc", default=None)
     a = p.parse_args()

@@ -205,3 +205,73 @@ def test_cli_errors_and_bench_with_checkpoint_budget(trained, capsys):
     assert "trained policy" in rep["decisions"]
     for b in ("1", "3"):
         assert rep["batches"][b]["gmacs_adasgn"] > 0
+
+
+# ------------------------------------------------------------------ per-sample budget mode
+
+
+def _seq_cost(dec, cost):
+    return cost[dec].sum(1)  # (S,) extra GMACs of each sequence
+
+
+def test_per_sample_decisions_hit_each_sequence_budget():
+    from adasgn.budget import per_sample_decisions
+
+    torch.manual_seed(1)
+    model = create_model("adasgn", num_classes=5)
+    cost = model.choice_costs().float()
+    logits = torch.randn(64, 20, 6) * 3
+    full = float(cost.max()) * 20
+    # the largest change one frame can make: the widest gap between two choices' costs
+    step = float(cost.max() - cost.min())
+    prev = None
+    for frac in (0.05, 0.2, 0.4, 0.6, 0.8, 0.95):
+        target = frac * full
+        spent = _seq_cost(per_sample_decisions(logits, cost, target), cost)
+        # every sequence lands within one frame's switch of its budget
+        assert ((spent - target).abs() <= step + 1e-6).all(), (frac, (spent - target).abs().max())
+        assert abs(float(spent.mean()) - target) / target < 0.05
+        if prev is not None:
+            assert (spent >= prev - 1e-6).all()  # more budget never means less compute
+        prev = spent
+    assert (per_sample_decisions(logits, cost, -1.0) == int(cost.argmin())).all()
+    assert (per_sample_decisions(logits, cost, 10 * full) == int(cost.argmax())).all()
+
+
+def test_sample_mode_needs_no_calibration_and_meets_budget_on_held_out_data(trained):
+    model, _, _ = model_from_checkpoint(trained["ckpt"])  # not calibrated
+    assert model.budget_calibration is None
+    lo = model.gmacs_fixed
+    hi = model.expected_gmacs([0, 0, 0, 0, 0, 1])
+    budgets = [lo + (hi - lo) * f for f in (0.15, 0.4, 0.7)]
+    realised = []
+    for b in budgets:
+        rep = evaluate_checkpoint(str(trained["ckpt"]), split="test", budget=b,
+                                  budget_mode="sample", measure_flops=False, progress=False,
+                                  scores=str(trained["tmp"] / "s2.npz"))
+        assert rep["gmacs"] == pytest.approx(b, rel=0.10)
+        realised.append(rep["gmacs"])
+    assert realised == sorted(realised)
+    # each sample lands within one frame's switch of the budget; None brings the argmax back
+    x = torch.randn(3, 3, 20, 25, 1)
+    model.eval()
+    with torch.no_grad():
+        _, before = model(x)
+        model.set_budget(budgets[0], mode="sample")
+        _, info = model(x)
+        assert info.gmacs.sub(budgets[0]).abs().max() < (hi - lo) / 20 + 1e-6
+        model.set_budget(None)
+        _, plain = model(x)
+    assert model.budget is None and model.budget_mode == "mean"
+    assert torch.equal(plain.decisions, before.decisions)
+    with pytest.raises(ValueError, match="budget mode"):
+        model.set_budget(0.05, mode="median")
+
+
+def test_cli_budget_mode_sample(trained, capsys):
+    rc = cli_main(["test", str(trained["ckpt"]), "--budget", "0.05", "--budget-mode", "sample",
+                   "--json", "--no-progress", "--no-flops",
+                   "--scores", str(trained["tmp"] / "s3.npz")])
+    assert rc == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["gmacs"] == pytest.approx(0.05, rel=0.10)

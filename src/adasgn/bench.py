@@ -246,7 +246,7 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
               threads: int | None = None, mix: dict[str, float] | str | None = None,
               reps: int | None = None, warmup: int = 3, persons: int = 1,
               checkpoint: str | None = None, data: str | None = None,
-              budget: float | None = None, seed: int = 0, target_s: float = 6.0,
+              budget: float | None = None, budget_mode: str = "mean", seed: int = 0, target_s: float = 6.0,
               measure_flops: bool = True, peak: bool = True) -> dict:
     """Time SGN / AdaSGN grouped / AdaSGN masked; returns the report (see the module doc).
 
@@ -283,7 +283,7 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
     if checkpoint is not None:
         real, n_test, pkl = _real_batches(checkpoint, data, batch_sizes)
         if budget is not None:
-            ada.set_budget(budget)
+            ada.set_budget(budget, mode=budget_mode)
             lam = ada.budget_lambda
         mix_used = None
         decision_source = f"trained policy on the first samples of the test split of {pkl} " \
@@ -368,6 +368,7 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
         "mix": mix_used,
         "budget": budget,
         "budget_lambda": lam,
+        "budget_mode": budget_mode if budget is not None else None,
         "persons": persons if real is None else None,
         "matmul_peak_gflops": peak_gflops,
         "gmacs_unit": "paper convention, per person-sequence",
@@ -385,7 +386,9 @@ def format_bench(rep: dict) -> str:
         f"load average before {m['loadavg_before']}, after {m['loadavg_after']}",
         f"models: AdaSGN {rep['models']['adasgn']}; SGN {rep['models']['sgn']}",
         f"decisions: {rep['decisions']}"
-        + (f"; budget {rep['budget']:g} GMACs (lambda {rep['budget_lambda']:.4g})"
+        + (f"; budget {rep['budget']:g} GMACs ("
+           + (f"lambda {rep['budget_lambda']:.4g})" if rep.get("budget_lambda") is not None
+              else "per-sample mode)")
            if rep.get("budget") is not None else ""),
     ]
     busy = (m.get("loadavg_before") or [0.0])[0]

@@ -421,20 +421,22 @@ class Recognizer:
     # -------------------------------------------------------------- construction
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
-                        budget: float | None = None, warmup: bool = True) -> "Recognizer":
+                        budget: float | None = None, warmup: bool = True,
+                        budget_mode: str = "mean") -> "Recognizer":
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("device cuda requested but CUDA is not available")
         model, cfg, ck, layout, in_ch = load_model(path, dev)
         rec = cls(model, cfg, ck.get("meta") or {}, layout, in_ch, dev, str(path), warmup=False)
         if budget is not None:
-            rec.set_budget(budget)
+            rec.set_budget(budget, mode=budget_mode)
         if warmup:
             rec._warmup()
         return rec
 
-    def set_budget(self, gmacs: float | None) -> None:
-        """Aim AdaSGN at ``gmacs`` per person-sequence (the model's ``set_budget``)."""
+    def set_budget(self, gmacs: float | None, mode: str = "mean") -> None:
+        """Aim AdaSGN at ``gmacs`` per person-sequence (the model's ``set_budget``; ``mode``
+        mean = calibrated lambda, sample = every sequence on its own, see adasgn.budget)."""
         if gmacs is None:
             if self.budget is not None and hasattr(self.model, "set_budget"):
                 self.model.set_budget(None)
@@ -447,7 +449,7 @@ class Recognizer:
             raise ValueError(f"a compute budget applies to AdaSGN checkpoints only; {self.source} "
                              f"holds a {self.kind} model (fixed cost {self.static_gmacs():.4f} "
                              "GMACs per person-sequence)")
-        self.model.set_budget(float(gmacs))
+        self.model.set_budget(float(gmacs), mode=mode)
         self.budget = float(gmacs)
 
     def _warmup(self) -> None:

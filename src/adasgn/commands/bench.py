@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="pkl whose test split feeds --checkpoint")
     p.add_argument("--budget", type=float, default=None, metavar="G",
                    help="with --checkpoint: GMACs per person-sequence to aim for")
+    p.add_argument("--budget-mode", default="mean", choices=("mean", "sample"),
+                   help="mean: one lambda calibrated for the mean (default); sample: every "
+                        "sequence finds its own lambda and costs about the budget (no calibration)")
     p.add_argument("--no-flops", action="store_true", help="skip the executed-FLOPs count")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         rep = run_bench(batch_sizes=args.batch_sizes, device=args.device, threads=args.threads,
                         mix=args.mix, reps=args.reps, warmup=args.warmup, persons=args.persons,
                         checkpoint=args.checkpoint, data=args.data, budget=args.budget,
+                        budget_mode=args.budget_mode,
                         seed=args.seed, measure_flops=not args.no_flops)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)

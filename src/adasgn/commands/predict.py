@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print one JSON object (a list for several inputs)")
     p.add_argument("--budget", type=float, default=None, metavar="G",
                    help="AdaSGN: mean GMACs per person-sequence to aim for (calibrated checkpoint)")
+    p.add_argument("--budget-mode", default="mean", choices=("mean", "sample"),
+                   help="mean: one lambda calibrated for the mean (default); sample: every "
+                        "sequence finds its own lambda and costs about the budget (no calibration)")
     p.add_argument("--topk", type=int, default=5, metavar="K", help="classes to list (default 5)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        rec = Recognizer.from_checkpoint(args.checkpoint, device=args.device, budget=args.budget)
+        rec = Recognizer.from_checkpoint(args.checkpoint, device=args.device, budget=args.budget,
+                                         budget_mode=args.budget_mode)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise UserError(str(exc)) from None
     results, failed = [], 0

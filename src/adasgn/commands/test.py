@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scores", default=None, help="where to save per-sample scores (.npz)")
     p.add_argument("--budget", type=float, default=None,
                    help="AdaSGN: mean GMACs per person-sequence to aim for (needs a calibrated checkpoint)")
+    p.add_argument("--budget-mode", default="mean", choices=("mean", "sample"),
+                   help="mean: one lambda calibrated for the mean (default); sample: every "
+                        "sequence finds its own lambda and costs about the budget (no calibration)")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--no-flops", action="store_true", help="skip measuring executed FLOPs")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         rep = test_checkpoint(args.checkpoint, data=args.data, split=args.split, scores=args.scores,
-                              budget=args.budget, batch_size=args.batch_size,
+                              budget=args.budget, budget_mode=args.budget_mode, batch_size=args.batch_size,
                               measure_flops=not args.no_flops, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise UserError(str(exc)) from None

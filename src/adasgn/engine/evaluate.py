@@ -39,6 +39,7 @@ def model_from_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
 
 def test_checkpoint(path: str, data: str | None = None, split: str = "test",
                     scores: str | None = None, budget: float | None = None,
+                    budget_mode: str = "mean",
                     batch_size: int | None = None, measure_flops: bool = True,
                     progress: bool = True, device: str = "cpu") -> dict:
     from ..flops import executed_flops
@@ -58,9 +59,9 @@ def test_checkpoint(path: str, data: str | None = None, split: str = "test",
 
         # stored calibration, else bisect on the validation split (never on the tested split)
         val = (build_eval_loader(rd, cfg, "val", batch_size)
-               if getattr(model, "budget_calibration", None) is None and "val" in rd.datasets
-               else None)
-        apply_budget(model, budget, loader=val, device=device)
+               if budget_mode == "mean" and getattr(model, "budget_calibration", None) is None
+               and "val" in rd.datasets else None)
+        apply_budget(model, budget, loader=val, device=device, mode=budget_mode)
     loader = build_eval_loader(rd, cfg, split, batch_size)
     dev = torch.device(device)
 

@@ -198,6 +198,7 @@ class AdaSGN(nn.Module):
         # eval-time argmax; None = plain argmax. Not saved in state_dict.
         self.register_buffer("choice_bias", None, persistent=False)
         self.budget: float | None = None  # requested GMACs per person-sequence, if any
+        self.budget_mode: str = "mean"  # mean: calibrated lambda | sample: lambda per sequence
         self.budget_lambda: float | None = None
         self.budget_calibration: dict | None = None  # table stored by `adasgn calibrate`
 
@@ -243,12 +244,13 @@ class AdaSGN(nn.Module):
         self.budget_lambda = None if lam is None else float(lam)
         self.set_choice_bias(None if lam is None else -float(lam) * self.choice_costs())
 
-    def set_budget(self, gmacs: float | None) -> None:
-        """Aim at ``gmacs`` mean GMACs per person-sequence (calibrated lambda, ``adasgn.budget``);
+    def set_budget(self, gmacs: float | None, mode: str = "mean") -> None:
+        """Aim at ``gmacs`` GMACs per person-sequence (``adasgn.budget``): ``mean`` = one
+        calibrated lambda for the mean; ``sample`` = every sequence bisects its own lambda.
         ``None`` restores the plain argmax."""
         from ..budget import apply_budget
 
-        apply_budget(self, gmacs)
+        apply_budget(self, gmacs, mode=mode)
 
     # ------------------------------------------------------------------ branches
     def _branch_on_sequence(self, a: int, seq: torch.Tensor) -> torch.Tensor:
@@ -273,6 +275,10 @@ class AdaSGN(nn.Module):
         elif self.training and want_actions:
             actions, dec = straight_through_gumbel(logits, self.tau)
             return dec, actions, logits
+        elif not self.training and self.budget is not None and self.budget_mode == "sample":
+            from ..budget import per_sample_decisions  # every sequence meets the budget itself
+
+            dec = per_sample_decisions(logits, self.choice_costs(), self.budget - self.gmacs_fixed)
         elif self.training or self.cfg.eval_decision == "sample":
             log_p = torch.log(torch.softmax(logits, dim=-1).clamp_min(LOG_P_FLOOR))
             if not self.training and self.choice_bias is not None:
