@@ -25,7 +25,8 @@ def tradeoff_plot(results: dict, out: str | Path, title: str = "",
                   budget_curve: list[dict] | None = None) -> Path:
     """results: stage name -> test report (``top1``, ``gmacs`` and optionally ``top1_std``,
     ``gmacs_std``). Stage names: ``sgn``, ``single_<size><joints>``, ``adasgn*``, ``rand``,
-    ``fuse``. ``budget_curve``: points of one checkpoint run at several compute budgets."""
+    ``fuse``. ``budget_curve``: points of one checkpoint run at several compute budgets (one curve per
+    ``mode`` key, if the rows have one)."""
     fig, ax = plt.subplots(figsize=(7, 4.8), dpi=120)
 
     def pt(r):
@@ -43,10 +44,16 @@ def tradeoff_plot(results: dict, out: str | Path, title: str = "",
             lab = f"alpha={alpha:g}" if alpha is not None else n
             ax.annotate(lab, (xi, yi), textcoords="offset points", xytext=(4, -11), fontsize=7,
                         color="tab:red")
-    if budget_curve:
-        bc = sorted(budget_curve, key=lambda r: r["gmacs"])
-        ax.plot([r["gmacs"] for r in bc], [100 * r["top1"] for r in bc], "--s", color="tab:purple",
-                ms=4, label="one AdaSGN, run-time budget")
+    if budget_curve:  # rows may carry a "mode" (mean / sample): one curve per mode
+        styles = {"mean": ("--s", "tab:purple"), "sample": (":D", "tab:olive")}
+        modes = sorted({r.get("mode", "mean") for r in budget_curve})
+        for mode in modes:
+            bc = sorted((r for r in budget_curve if r.get("mode", "mean") == mode),
+                        key=lambda r: r["gmacs"])
+            fmt, color = styles.get(mode, ("--s", "tab:purple"))
+            label = "one AdaSGN, run-time budget" + (f" ({mode} mode)" if len(modes) > 1 else "")
+            ax.plot([r["gmacs"] for r in bc], [100 * r["top1"] for r in bc], fmt, color=color,
+                    ms=4, label=label)
     singles = [(k, r) for k, r in results.items() if k.startswith("single_")
                and not ("sgn" in results and r.get("model") == "sgn")]  # SGN reused as big-full
     for k, r in singles:
