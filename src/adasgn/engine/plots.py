@@ -39,11 +39,16 @@ def tradeoff_plot(results: dict, out: str | Path, title: str = "",
         ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="-o" if len(ada) > 1 else "o", color="tab:red",
                     lw=2, ms=7, capsize=3,
                     label="AdaSGN (alpha sweep)" if len(ada) > 1 else "AdaSGN")
-        for xi, yi, n in zip(x, y, names):
-            alpha = results[n].get("alpha")
-            lab = f"alpha={alpha:g}" if alpha is not None else n
-            ax.annotate(lab, (xi, yi), textcoords="offset points", xytext=(4, -11), fontsize=7,
-                        color="tab:red")
+        # labels in a staggered column right of the points (alpha-swept points crowd together),
+        # each tied to its point by a thin line; ordered by accuracy so that lines do not cross
+        order = sorted(range(len(ada)), key=lambda i: -y[i])
+        for rank, i in enumerate(order):
+            alpha = results[names[i]].get("alpha")
+            lab = f"alpha={alpha:g}" if alpha is not None else names[i]
+            ax.annotate(lab, (x[i], y[i]), textcoords="offset points",
+                        xytext=(28, 14 - 12 * rank), fontsize=7, color="tab:red", va="center",
+                        arrowprops={"arrowstyle": "-", "color": "tab:red", "lw": 0.5,
+                                    "alpha": 0.6})
     if budget_curve:  # rows may carry a "mode" (mean / sample): one curve per mode
         styles = {"mean": ("--s", "tab:purple"), "sample": (":D", "tab:olive")}
         modes = sorted({r.get("mode", "mean") for r in budget_curve})
