@@ -95,11 +95,72 @@ def _load(out: Path, stream: str, seeds) -> dict:
     return res
 
 
-def _ms(values) -> str:
+def _ms(values, digits: int = 2) -> str:
     v = np.asarray(values, dtype=float)
     if len(v) == 0:
         return "--"
-    return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}"
+    return (f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}" if len(v) > 1
+            else f"{v.mean():.{digits}f}")
+
+
+def _train_minutes(run_dir: str) -> float:
+    """Training + validation time of one stage (sum of the epochs' time_s in metrics.jsonl)."""
+    p = Path(run_dir) / "metrics.jsonl"
+    if not p.is_file():
+        return float("nan")
+    return sum(json.loads(x).get("time_s", 0.0) for x in p.read_text().splitlines() if x.strip()) / 60
+
+
+def _targets(joint: dict) -> list[str]:
+    """The issue's three targets, checked on the seed means (what the tables show)."""
+    if "sgn" not in joint:
+        return []
+    acc = {k: np.mean([100 * r["top1"] for r in v]) for k, v in joint.items()}
+    g = {k: np.mean([r["gmacs"] for r in v]) for k, v in joint.items()}
+    sgn_acc, sgn_g = acc["sgn"], g["sgn"]
+    out = ["", "### Targets (on the means over seeds)", "",
+           f"* SGN >= 80 %: **{sgn_acc:.2f} %** -- {'met' if sgn_acc >= 80 else 'NOT met'}."]
+    ada = {k: v for k, v in acc.items() if k.startswith("adasgn")}
+    ok = [k for k in ada if sgn_acc - ada[k] <= 1.5 and g[k] <= 0.5 * sgn_g]
+    best = max(ok or ada, key=lambda k: (ada[k], -g[k])) if ada else None
+    if best:
+        alpha = joint[best][0].get("alpha")
+        out.append(f"* an AdaSGN within 1.5 points of SGN at <= 50 % of its GMACs: alpha {alpha:g} "
+                   f"**{ada[best]:.2f} %** ({ada[best] - sgn_acc:+.2f} points) at **{g[best]:.4f}** "
+                   f"GMACs ({100 * g[best] / sgn_g:.1f} % of SGN's) -- "
+                   f"{'met' if best in ok else 'NOT met'}; settings meeting it: "
+                   + (", ".join(f"alpha {joint[k][0].get('alpha'):g}" for k in sorted(
+                       ok, key=lambda k: joint[k][0].get("alpha") or 0)) or "none") + ".")
+    if "rand" in acc and ada:
+        beat = [k for k in ada if ada[k] > acc["rand"] and g[k] <= g["rand"]]
+        out.append(f"* adaptive beats rand at similar or lower GMACs: rand **{acc['rand']:.2f} %** at "
+                   f"{g['rand']:.4f} GMACs; AdaSGN settings above it at no more GMACs: "
+                   + (", ".join(f"alpha {joint[k][0].get('alpha'):g} ({ada[k]:.2f} % at {g[k]:.4f})"
+                                for k in sorted(beat, key=lambda k: joint[k][0].get("alpha") or 0))
+                      or "none") + f" -- {'met' if beat else 'NOT met'}.")
+    return out
+
+
+def _times(out: Path, seeds) -> list[str]:
+    """Training time per stage and per run (from metrics.jsonl), mean over seeds."""
+    lines = ["", "### Run time (training + validation epochs, minutes, mean over seeds)", ""]
+    total = {}
+    rows = []
+    for stream in ("joint", "bone", "velocity"):
+        res = _load(out, stream, seeds)
+        for stage, runs in sorted(res.items()):
+            mins = [_train_minutes(r["_dir"]) for r in runs]
+            rows.append((stream, stage, float(np.nanmean(mins)), len(mins)))
+        for seed in seeds:
+            root = out / f"msr-{stream}-s{seed}"
+            if root.is_dir():
+                t = sum(_train_minutes(str(d)) for d in root.iterdir() if (d / "test.json").is_file())
+                total.setdefault(stream, []).append(t)
+    lines += ["| stream | stage | minutes | runs |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {m:.1f} | {n} |" for a, b, m, n in rows]
+    lines += ["", "Per seed: " + "; ".join(f"{k} {_ms(v, 1)} min" for k, v in total.items())
+              + f"; all runs together {sum(sum(v) for v in total.values()):.0f} min."]
+    return lines
 
 
 def _agg(runs: list) -> dict:
@@ -150,7 +211,7 @@ def report(a) -> str:
         use = {c: np.mean([100 * (r.get("usage") or {}).get(c, 0.0) for r in runs]) for c in CHOICES}
         label = k if k in ("rand", "fuse") else f"{runs[0]['alpha']:g}"
         lines.append(f"| {label} | {_ms([100 * r['top1'] for r in runs])} | "
-                     f"{np.mean([r['gmacs'] for r in runs]):.4f} | "
+                     f"{_ms([r['gmacs'] for r in runs], 4)} | "
                      + " | ".join(f"{use[c]:.2f}" for c in CHOICES) + f" | {len(runs)} |")
     # three streams
     lines += ["", "### One and three streams", "",
@@ -171,6 +232,8 @@ def report(a) -> str:
                      f"{_ms(accs['velocity'])} | {_ms(fused)} | "
                      f"{(np.mean(g1) if g1 else float('nan')):.4f} / "
                      f"{(np.mean(g3) if g3 else float('nan')):.4f} | {len(fused)} |")
+    lines += _targets(joint)
+    lines += _times(out, a.seeds)
     # figure
     agg = {k: _agg(v) for k, v in joint.items()}
     if agg:

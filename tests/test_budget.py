@@ -238,6 +238,24 @@ def test_per_sample_decisions_hit_each_sequence_budget():
     assert (per_sample_decisions(logits, cost, 10 * full) == int(cost.argmax())).all()
 
 
+def test_per_sample_exact_and_bisection_searches_agree():
+    from adasgn.budget import per_sample_decisions
+
+    torch.manual_seed(2)
+    cost = create_model("adasgn", num_classes=5).choice_costs().float()
+    logits = torch.randn(300, 20, 6) * 2
+    full = float(cost.max()) * 20
+    for frac in (0.1, 0.3, 0.5, 0.9):
+        target = frac * full
+        exact = _seq_cost(per_sample_decisions(logits, cost, target, method="exact"), cost)
+        bis = _seq_cost(per_sample_decisions(logits, cost, target, method="bisect"), cost)
+        # the exact search visits every reachable cost: never farther from the target
+        assert ((exact - target).abs() <= (bis - target).abs() + 1e-7).all()
+        assert torch.allclose(exact, bis)
+    with pytest.raises(ValueError, match="method"):
+        per_sample_decisions(logits, cost, 0.1, method="newton")
+
+
 def test_sample_mode_needs_no_calibration_and_meets_budget_on_held_out_data(trained):
     model, _, _ = model_from_checkpoint(trained["ckpt"])  # not calibrated
     assert model.budget_calibration is None
