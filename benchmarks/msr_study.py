@@ -103,6 +103,11 @@ def _ms(values, digits: int = 2) -> str:
             else f"{v.mean():.{digits}f}")
 
 
+def _epochs(runs: list) -> str:
+    """The epochs the validation split selected (0-based), in seed order."""
+    return " / ".join(str(r.get("selected_epoch", "?")) for r in sorted(runs, key=lambda r: r.get("seed", 0)))
+
+
 def _train_minutes(run_dir: str) -> float:
     """Training + validation time of one stage (sum of the epochs' time_s in metrics.jsonl)."""
     p = Path(run_dir) / "metrics.jsonl"
@@ -189,22 +194,23 @@ def report(a) -> str:
     lines.append("")
     # Table 1 layout: SGN and single models
     lines += ["### SGN and single models (paper Table 1 layout), joint stream", "",
-              "| model | #joints | size | top-1 % | GMACs | runs |", "|---|---|---|---|---|---|"]
+              "| model | #joints | size | top-1 % | GMACs | runs | selected epochs |",
+              "|---|---|---|---|---|---|---|"]
     if "sgn" in joint:
         r = joint["sgn"]
         lines.append(f"| SGN | 20 | big | {_ms([100 * x['top1'] for x in r])} | "
-                     f"{np.mean([x['gmacs'] for x in r]):.4f} | {len(r)} |")
+                     f"{np.mean([x['gmacs'] for x in r]):.4f} | {len(r)} | {_epochs(r)} |")
     for size in ("small", "big"):
         for j in (20, 9, 1):
             key = f"single_{size}{j}"
             if key in joint:
                 r = joint[key]
                 lines.append(f"| SGN* | {j} | {size} | {_ms([100 * x['top1'] for x in r])} | "
-                             f"{np.mean([x['gmacs'] for x in r]):.4f} | {len(r)} |")
+                             f"{np.mean([x['gmacs'] for x in r]):.4f} | {len(r)} | {_epochs(r)} |")
     # Table 3 layout: AdaSGN per alpha + rand + fuse
     lines += ["", "### AdaSGN (paper Table 3 layout), joint stream", "",
-              "| alpha | top-1 % | GMACs | " + " | ".join(CHOICES) + " | runs |",
-              "|---|---|---|" + "---|" * len(CHOICES) + "---|"]
+              "| alpha | top-1 % | GMACs | " + " | ".join(CHOICES) + " | runs | selected epochs |",
+              "|---|---|---|" + "---|" * len(CHOICES) + "---|---|"]
     ada = sorted(((k, v) for k, v in joint.items() if k.startswith("adasgn") or k in ("rand", "fuse")),
                  key=lambda kv: (kv[0] in ("rand", "fuse"), kv[1][0].get("alpha") or 0, kv[0]))
     for k, runs in ada:
@@ -212,7 +218,7 @@ def report(a) -> str:
         label = k if k in ("rand", "fuse") else f"{runs[0]['alpha']:g}"
         lines.append(f"| {label} | {_ms([100 * r['top1'] for r in runs])} | "
                      f"{_ms([r['gmacs'] for r in runs], 4)} | "
-                     + " | ".join(f"{use[c]:.2f}" for c in CHOICES) + f" | {len(runs)} |")
+                     + " | ".join(f"{use[c]:.2f}" for c in CHOICES) + f" | {len(runs)} | {_epochs(runs)} |")
     # three streams
     lines += ["", "### One and three streams", "",
               "| model | joint | bone | velocity | 3s fused (equal weights) | GMACs 1s / 3s | seeds |",
