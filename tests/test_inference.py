@@ -263,10 +263,12 @@ def test_budget_is_passed_to_the_model_or_refused(recs, ckpts):
         Recognizer.from_checkpoint(ckpts["ntu_sgn"], budget=0.1)
     ada = recs["ntu_ada"]
     calls = []
-    ada.model.set_budget = lambda g: calls.append(g)  # the model's hook (provided by AdaSGN)
+    ada.model.set_budget = lambda g, mode: calls.append((g, mode))  # the model's hook (AdaSGN)
     try:
+        ada.set_budget(0.05, mode="sample")
+        assert calls == [(0.05, "sample")]
         ada.set_budget(0.05)
-        assert calls == [0.05] and ada.budget == 0.05
+        assert calls[-1] == (0.05, "mean") and ada.budget == 0.05
         p = ada.predict(np.random.default_rng(0).normal(size=(20, 25, 3)).astype(np.float32))
         assert p.budget == 0.05
     finally:
