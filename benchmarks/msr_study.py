@@ -146,13 +146,13 @@ def _targets(joint: dict) -> list[str]:
     return out
 
 
-def _times(out: Path, seeds) -> list[str]:
-    """Training time per stage and per run (from metrics.jsonl), mean over seeds."""
+def _times(out: Path, seeds, streams: dict) -> list[str]:
+    """Training time per stage and per run (from metrics.jsonl), mean over seeds; ``streams``:
+    stream -> what :func:`_load` returned for it."""
     lines = ["", "### Run time (training + validation epochs, minutes, mean over seeds)", ""]
     total = {}
     rows = []
-    for stream in ("joint", "bone", "velocity"):
-        res = _load(out, stream, seeds)
+    for stream, res in streams.items():
         for stage, runs in sorted(res.items()):
             mins = [_train_minutes(r["_dir"]) for r in runs]
             rows.append((stream, stage, float(np.nanmean(mins)), len(mins)))
@@ -186,7 +186,8 @@ def report(a) -> str:
     from adasgn.engine.plots import tradeoff_plot
 
     out = Path(a.out)
-    joint = _load(out, "joint", a.seeds)
+    streams = {s: _load(out, s, a.seeds) for s in ("joint", "bone", "velocity")}
+    joint = streams["joint"]
     lines = [BEGIN, ""]
     seeds_done = sorted({r["seed"] for rs in joint.values() for r in rs if "seed" in r})
     lines.append(f"Seeds finished: {seeds_done or 'none'}; mean ± standard deviation over seeds; "
@@ -223,7 +224,6 @@ def report(a) -> str:
     lines += ["", "### One and three streams", "",
               "| model | joint | bone | velocity | 3s fused (equal weights) | GMACs 1s / 3s | seeds |",
               "|---|---|---|---|---|---|---|"]
-    streams = {s: _load(out, s, a.seeds) for s in ("joint", "bone", "velocity")}
     for model, stage in (("SGN", "sgn"), ("AdaSGN", "adasgn")):
         accs = {s: [100 * r["top1"] for r in streams[s].get(stage, [])] for s in streams}
         fused, g1, g3 = [], [], []
@@ -239,7 +239,7 @@ def report(a) -> str:
                      f"{(np.mean(g1) if g1 else float('nan')):.4f} / "
                      f"{(np.mean(g3) if g3 else float('nan')):.4f} | {len(fused)} |")
     lines += _targets(joint)
-    lines += _times(out, a.seeds)
+    lines += _times(out, a.seeds, streams)
     # figure
     agg = {k: _agg(v) for k, v in joint.items()}
     if agg:

@@ -200,13 +200,15 @@ def _auto_reps(fns, device, target_s: float) -> int:
 
 
 def _models(checkpoint: str | None, device: torch.device, persons: int):
-    """(sgn, adasgn, info dict) -- AdaSGN random-init on ntu25, or the checkpoint's."""
+    """(sgn, adasgn, info dict, run config or None) -- AdaSGN random-init on ntu25, or the
+    checkpoint's."""
     from .models import create_model
 
     if checkpoint is None:
         ada = create_model("adasgn")
         sgn = create_model("sgn")
         desc = {"adasgn": "random init, ntu25, tconv policy", "sgn": "random init, ntu25"}
+        cfg = None
     else:
         from .engine.evaluate import model_from_checkpoint
 
@@ -221,15 +223,13 @@ def _models(checkpoint: str | None, device: torch.device, persons: int):
         desc = {"adasgn": f"checkpoint {checkpoint} ({c.layout}, {c.policy} policy)",
                 "sgn": f"random init, same layout / classes ({ada.num_joints} joints, "
                        f"{c.num_classes} classes)"}
-    return sgn.to(device).eval(), ada.to(device).eval(), desc
+    return sgn.to(device).eval(), ada.to(device).eval(), desc, cfg
 
 
-def _real_batches(checkpoint: str, data: str | None, sizes: list[int]):
-    """Real test-split samples of the checkpoint's (or ``data``) pkl: {batch size: x}."""
+def _real_batches(cfg, data: str | None, sizes: list[int]):
+    """Real test-split samples of the run config's (or ``data``) pkl: {batch size: x}."""
     from .engine.data import load_data
-    from .engine.evaluate import model_from_checkpoint
 
-    _, cfg, _ = model_from_checkpoint(checkpoint, "cpu")
     if data:
         cfg.data.path = data
     rd = load_data(cfg)
@@ -274,14 +274,14 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
 
     load_before = _loadavg()
     torch.manual_seed(seed)
-    sgn, ada, desc = _models(checkpoint, dev, persons)
+    sgn, ada, desc, run_cfg = _models(checkpoint, dev, persons)
     names = ada.choice_names
     c = ada.cfg
     v = ada.num_joints
     real = None
     lam = None
     if checkpoint is not None:
-        real, n_test, pkl = _real_batches(checkpoint, data, batch_sizes)
+        real, n_test, pkl = _real_batches(run_cfg, data, batch_sizes)
         if budget is not None:
             ada.set_budget(budget, mode=budget_mode)
             lam = ada.budget_lambda

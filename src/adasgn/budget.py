@@ -363,7 +363,7 @@ def apply_budget(model, gmacs: float | None, loader=None, device=None,
         raise ValueError(f"a budget must be a positive number of GMACs, got {gmacs}")
     if mode == "sample":
         lo = float(model.gmacs_fixed)
-        hi = lo + float(model.choice_costs().max()) * model.cfg.num_frames
+        hi = lo + float(model.choice_extra_gmacs.max())  # every frame on the dearest choice
         if not lo <= gmacs <= hi:
             print(f"adasgn: budget {gmacs:g} GMACs is outside what one sequence can cost "
                   f"[{lo:.4f}, {hi:.4f}]; every sequence takes the nearest end", file=sys.stderr)

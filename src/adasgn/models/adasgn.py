@@ -278,7 +278,8 @@ class AdaSGN(nn.Module):
         elif not self.training and self.budget is not None and self.budget_mode == "sample":
             from ..budget import per_sample_decisions  # every sequence meets the budget itself
 
-            dec = per_sample_decisions(logits, self.choice_costs(), self.budget - self.gmacs_fixed)
+            cost = self.choice_extra_gmacs / self.cfg.num_frames  # (A,) per frame, on device
+            dec = per_sample_decisions(logits, cost, self.budget - self.gmacs_fixed)
         elif self.training or self.cfg.eval_decision == "sample":
             log_p = torch.log(torch.softmax(logits, dim=-1).clamp_min(LOG_P_FLOOR))
             if not self.training and self.choice_bias is not None:
