@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adasgn.cli import main
-from adasgn.flops import executed_flops
-from adasgn.losses import (
+from adasgn.models.flops import executed_flops
+from adasgn.models.losses import (
     AdaSGNLoss,
     choice_fractions,
     efficiency_loss,
@@ -432,7 +432,7 @@ def _pretrained_singles():
     opt = torch.optim.Adam(big.parameters(), lr=3e-3)
     for _ in range(20):
         x, y = _synthetic(16, g)
-        loss = label_smoothing_cross_entropy(big(x), y)
+        loss = label_smoothing_cross_entropy(big(x)[0], y)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -8,17 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from adasgn.budget import (
-    CALIBRATION_KEY,
-    PolicyRecord,
-    apply_budget,
-    budget_sweep,
-    calibrate,
-    lambda_for_budget,
-)
+from adasgn.engine.budget import PolicyRecord, apply_budget, budget_sweep, calibrate
+from adasgn.models.budget import CALIBRATION_KEY, lambda_for_budget
 from adasgn.cli import main as cli_main
 from adasgn.engine.checkpoint import load_checkpoint
-from adasgn.engine.evaluate import model_from_checkpoint
+from adasgn.engine.run import load_run
 from adasgn.engine.evaluate import test_checkpoint as evaluate_checkpoint
 from adasgn.models import create_model
 
@@ -63,10 +57,8 @@ def trained(tmp_path_factory):
 
 
 def _val_loader(path):
-    from adasgn.engine.data import build_eval_loader, load_data
-
-    model, cfg, _ = model_from_checkpoint(path)
-    return model, build_eval_loader(load_data(cfg), cfg, "val")
+    run = load_run(path)
+    return run.model, run.loader("val")
 
 
 def test_chosen_cost_never_increases_with_lambda():
@@ -155,7 +147,7 @@ def test_checkpoint_round_trip_and_interpolation(trained):
     table = raw[CALIBRATION_KEY]
     assert set(table) >= {"points", "curve", "budgets", "range", "cost_per_frame"}
     assert all(set(p) == {"lambda", "gmacs", "top1"} for p in table["points"])
-    model, _, _ = model_from_checkpoint(trained["cal"])
+    model = load_run(trained["cal"]).model
     assert model.budget_calibration == table
     orig = load_checkpoint(trained["ckpt"])
     for k, v in orig["model"].items():  # weights untouched
@@ -215,7 +207,7 @@ def _seq_cost(dec, cost):
 
 
 def test_per_sample_decisions_hit_each_sequence_budget():
-    from adasgn.budget import per_sample_decisions
+    from adasgn.models.budget import per_sample_decisions
 
     torch.manual_seed(1)
     model = create_model("adasgn", num_classes=5)
@@ -239,7 +231,7 @@ def test_per_sample_decisions_hit_each_sequence_budget():
 
 
 def test_per_sample_exact_and_bisection_searches_agree():
-    from adasgn.budget import per_sample_decisions
+    from adasgn.models.budget import per_sample_decisions
 
     torch.manual_seed(2)
     cost = create_model("adasgn", num_classes=5).choice_costs().float()
@@ -257,7 +249,7 @@ def test_per_sample_exact_and_bisection_searches_agree():
 
 
 def test_sample_mode_needs_no_calibration_and_meets_budget_on_held_out_data(trained):
-    model, _, _ = model_from_checkpoint(trained["ckpt"])  # not calibrated
+    model = load_run(trained["ckpt"]).model  # not calibrated
     assert model.budget_calibration is None
     lo = model.gmacs_fixed
     hi = model.expected_gmacs([0, 0, 0, 0, 0, 1])

@@ -8,7 +8,7 @@ import torch
 from adasgn.data.dataset import default_pipeline
 from adasgn.data.presets import get_preset
 from adasgn.engine.config import load_config
-from adasgn.engine.trainer import build_model
+from adasgn.engine.run import build_model
 from adasgn.skeleton import get_layout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,11 +29,10 @@ def test_config_builds_model_and_pipeline(path, stream):
     cfg = load_config(path, [f"data.stream={stream}"])
     preset = get_preset(cfg.data.dataset)
     layout = get_layout(preset.layout)
-    model = build_model(cfg, preset, layout).eval()
+    model = build_model(cfg, layout, preset.num_classes, preset.in_channels).eval()
     steps = default_pipeline(preset.name, stream, True, layout=layout.name)
     assert any(s.get("kind") == stream for s in steps)
     x = torch.randn(2, preset.in_channels, cfg.data.num_frames, layout.num_joints, preset.max_persons)
     with torch.no_grad():
-        out = model(x)
-    logits = out[0] if isinstance(out, tuple) else out
+        logits, _ = model(x)
     assert logits.shape == (2, preset.num_classes)

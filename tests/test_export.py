@@ -13,7 +13,7 @@ pytest.importorskip("onnxruntime", reason="ONNX parity needs the optional 'expor
 
 from adasgn.cli import main as cli_main  # noqa: E402
 from adasgn.export import OnnxAdaSGN, OnnxSGN, export_checkpoint, load_onnx  # noqa: E402
-from adasgn.inference import load_model  # noqa: E402
+from adasgn.engine.run import load_run  # noqa: E402
 
 from test_inference import make_checkpoint  # noqa: E402
 
@@ -38,14 +38,14 @@ def _inputs(n, c, t, v, m, seed=0):
 def test_static_models_parity(tmp_path, kind, dataset, overrides):
     ck = make_checkpoint(tmp_path / "m.pt", kind, dataset, overrides=overrides)
     rep = export_checkpoint(ck, tmp_path / "m.onnx")
-    model, *_ = load_model(ck)
+    model = load_run(ck).model
     runner = load_onnx(rep["onnx"])
     assert isinstance(runner, OnnxSGN) and runner.meta["model"] == kind
     c, t, v, m = rep["input"][1:]
     for n in (1, 6):  # dynamic batch
         x = _inputs(n, c, t, v, m, seed=n)
         with torch.no_grad():
-            ref = model(x).numpy()
+            ref = model(x)[0].numpy()
         got, gmacs = runner.run(x.numpy())
         assert got.shape == ref.shape
         assert np.abs(got - ref).max() < TOL
@@ -57,7 +57,7 @@ def ada(tmp_path_factory):
     d = tmp_path_factory.mktemp("ada")
     ck = make_checkpoint(d / "ada.pt", "adasgn", "ntu60", seed=1)
     # centre the policy logits on typical inputs, so that every branch is chosen by some frames
-    model, *_ = load_model(ck)
+    model = load_run(ck).model
     x = _inputs(16, 3, 20, 25, 2, seed=3)
     with torch.no_grad():
         seq = x.permute(0, 4, 2, 3, 1).reshape(-1, 20, 25, 3)
@@ -68,7 +68,7 @@ def ada(tmp_path_factory):
     state["model"]["policy.conv.bias"] -= logits.reshape(-1, logits.shape[-1]).mean(0) / spread
     torch.save(state, ck)
     rep = export_checkpoint(ck, d / "ada.onnx")
-    model, *_ = load_model(ck)
+    model = load_run(ck).model
     return model, OnnxAdaSGN(rep["onnx"]), rep
 
 
@@ -111,7 +111,7 @@ def test_adasgn_lstm_policy_single_person(tmp_path):
     ck = make_checkpoint(tmp_path / "l.pt", "adasgn", "shrec14",
                          overrides=["model.options={policy: lstm}"])
     rep = export_checkpoint(ck, tmp_path / "l.onnx")
-    model, *_ = load_model(ck)
+    model = load_run(ck).model
     runner = load_onnx(rep["onnx"])
     x = _inputs(3, *rep["input"][1:], seed=4)
     with torch.no_grad():

@@ -174,7 +174,7 @@ def test_fuzz_prepare_reports_every_bad_file_and_keeps_every_good_one(shared_dat
         (raw / "S001C002P001R001A001.skeleton").write_bytes(fixture_bytes(shared_data, "ntu1"))
         expected_good.add("S001C002P001R001A001.skeleton")
         res = prepare_ntu(raw, Path(tmp) / "out.pkl", workers=1, progress=False)
-        rejected = {name for name, _ in res.rejects}
+        rejected = {name for name, *_ in res.rejects}
         listed = (Path(tmp) / "out.pkl.rejects.txt").read_text()
     assert rejected == expected_bad
     assert res.kept == len(expected_good)
@@ -193,5 +193,5 @@ def test_fuzz_msr_prepare_counts(shared_data):
         p = raw / "a02_s02_e01_skeleton3D.txt"
         p.write_bytes(p.read_bytes().replace(b"0.", b"NaN", 1))
         res = prepare_msr(raw, Path(tmp) / "m.pkl", workers=1, progress=False)
-    assert {n for n, _ in res.rejects} == {"a02_s02_e01_skeleton3D.txt", "a13_s09_e02_skeleton3D.txt"}
+    assert {n for n, *_ in res.rejects} == {"a02_s02_e01_skeleton3D.txt", "a13_s09_e02_skeleton3D.txt"}
     assert res.kept == 3

@@ -29,7 +29,7 @@ def make_checkpoint(path: Path, model: str = "sgn", dataset: str = "ntu60", layo
     with non-trivial BatchNorm statistics (so that every input actually matters)."""
     from adasgn.data.presets import get_preset
     from adasgn.engine.config import load_config
-    from adasgn.engine.trainer import build_model
+    from adasgn.engine.run import build_model
     from adasgn.skeleton import get_layout
 
     cfg = load_config(ROOT / "configs" / "base.yaml",
@@ -39,7 +39,7 @@ def make_checkpoint(path: Path, model: str = "sgn", dataset: str = "ntu60", layo
         preset = dataclasses.replace(preset, in_channels=in_channels)
     lay = get_layout(layout or preset.layout)
     torch.manual_seed(seed)
-    net = build_model(cfg, preset, lay)
+    net = build_model(cfg, lay, preset.num_classes, preset.in_channels)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in net.modules():

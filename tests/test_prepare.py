@@ -301,13 +301,10 @@ def test_prepare_shrec(shared_data, tmp_path, capsys, classes):
 
 
 def test_synthetic_is_dispatched_to_its_module(tmp_path, capsys, monkeypatch):
-    import sys
-    import types
+    import adasgn.commands.prepare as command
 
     seen = {}
-    fake = types.ModuleType("adasgn.data.synthetic")
-    fake.prepare_synthetic = lambda args: seen.update(vars(args)) or 0
-    monkeypatch.setitem(sys.modules, "adasgn.data.synthetic", fake)
+    monkeypatch.setattr(command, "prepare_synthetic", lambda args: seen.update(vars(args)) or 0)
     rc, _, _ = run_cli(capsys, "prepare", "synthetic", "--out", tmp_path / "s.pkl",
                        "--seed", "7", "--num-samples", "30")
     assert rc == 0 and seen["seed"] == 7 and seen["num_samples"] == 30

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from adasgn.flops import executed_flops, paper_macs, sequence_complexity
+from adasgn.models.flops import executed_flops, paper_macs, sequence_complexity
 from adasgn.models import count_params, create_model
 from adasgn.models.sgn import SGN, SpatialModule
 from adasgn.skeleton import get_layout, list_layouts
@@ -48,7 +48,7 @@ TABLE1 = {("big", 25): 0.160846, ("big", 9): 0.062393, ("big", 1): 0.013178,
 def test_table1_single_models(key):
     size, joints = key
     model = create_model("single", layout="ntu25", joints=joints, size=size, num_classes=60)
-    info = sequence_complexity(model, 25)
+    info = sequence_complexity(model)
     assert info["gmacs"] == pytest.approx(TABLE1[key], rel=5e-3)
     assert info["gmacs"] == pytest.approx(TABLE1[key], abs=1e-6)
     # joint transform adds V0 x V parameters to SGN-sized model
@@ -60,7 +60,7 @@ def test_table1_single_models(key):
 
 
 def test_sgn_gmacs_and_executed():
-    info = sequence_complexity(create_model("sgn"), 25)
+    info = sequence_complexity(create_model("sgn"))
     assert info["gmacs"] == pytest.approx(0.160846, abs=1e-6)
     # executed count includes the graph matmuls the paper ignores: 2 x (MACs of convs + matmuls)
     assert 0.30 < info["gflops_executed"] < 0.36
@@ -70,12 +70,12 @@ def test_sgn_gmacs_and_executed():
 def test_every_layout_builds_sgn_and_runs(layout):
     lay = get_layout(layout)
     in_ch = 2 if layout == "coco17" else 3
-    model = create_model("sgn", num_joints=lay.num_joints, in_channels=in_ch, num_classes=7)
+    model = create_model("sgn", layout=lay.name, in_channels=in_ch, num_classes=7)
     x = torch.randn(3, in_ch, 20, lay.num_joints, 2)
-    out = model(x)
+    out, _ = model(x)
     assert out.shape == (3, 7) and torch.isfinite(out).all()
     model.eval()
-    assert model(x[:1]).shape == (1, 7)
+    assert model(x[:1])[0].shape == (1, 7)
 
 
 def test_empty_second_person_changes_neither_logits_nor_flops():
@@ -83,15 +83,15 @@ def test_empty_second_person_changes_neither_logits_nor_flops():
     one = torch.randn(2, 3, 20, 25, 1)
     two = torch.cat([one, torch.zeros_like(one)], dim=-1)  # second slot all zero
     with torch.no_grad():
-        f1, y1 = executed_flops(lambda: model(one))
-        f2, y2 = executed_flops(lambda: model(two))
+        f1, y1 = executed_flops(lambda: model(one)[0])
+        f2, y2 = executed_flops(lambda: model(two)[0])
     torch.testing.assert_close(y1, y2)
     assert f1 == f2
     # the official behaviour (flag) computes and averages the empty slot: different on both counts
     official = SGN(skip_empty_persons=False).eval()
     official.load_state_dict(model.state_dict())
     with torch.no_grad():
-        f3, y3 = executed_flops(lambda: official(two))
+        f3, y3 = executed_flops(lambda: official(two)[0])
     assert f3 > 1.95 * f1  # every per-sequence op twice (embeddings are computed once)
     assert not torch.allclose(y3, y1)
 
@@ -100,14 +100,14 @@ def test_two_real_persons_are_averaged():
     model = create_model("sgn").eval()
     a, b = torch.randn(1, 3, 20, 25, 1), torch.randn(1, 3, 20, 25, 1)
     with torch.no_grad():
-        ya, yb, yab = model(a), model(b), model(torch.cat([a, b], -1))
+        ya, yb, yab = model(a)[0], model(b)[0], model(torch.cat([a, b], -1))[0]
     torch.testing.assert_close(yab, (ya + yb) / 2, rtol=1e-5, atol=1e-5)
 
 
 def test_all_empty_sample_still_gets_a_prediction():
     model = create_model("sgn").eval()
     with torch.no_grad():
-        y = model(torch.zeros(2, 3, 20, 25, 2))
+        y, _ = model(torch.zeros(2, 3, 20, 25, 2))
     assert y.shape == (2, 60) and torch.isfinite(y).all()
 
 
@@ -135,10 +135,10 @@ def test_sgn_overfits_tiny_batch():
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(60):
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss = torch.nn.functional.cross_entropy(model(x)[0], y)
         loss.backward()
         opt.step()
     model.eval()
     with torch.no_grad():
-        acc = (model(x).argmax(1) == y).float().mean().item()
+        acc = (model(x)[0].argmax(1) == y).float().mean().item()
     assert acc == 1.0

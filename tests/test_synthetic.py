@@ -172,7 +172,7 @@ def test_synthetic_is_learnable(tmp_path):
                                                                  num_frames=frames), seed=0)
     test = SkeletonDataset(path, "xsub_val", default_pipeline("synthetic", "joint", False,
                                                               num_frames=frames))
-    model = create_model("sgn", num_classes=len(CLASSES), num_joints=25, num_frames=frames,
+    model = create_model("sgn", num_classes=len(CLASSES), layout="ntu25", num_frames=frames,
                          size="small")
     opt = torch.optim.Adam(model.parameters(), 2e-3)
     loader = build_loader(train, batch_size=32, train=True)
@@ -180,7 +180,7 @@ def test_synthetic_is_learnable(tmp_path):
     while steps < 40:
         model.train()
         for x, y, _ in loader:
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss = torch.nn.functional.cross_entropy(model(x)[0], y)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -191,7 +191,7 @@ def test_synthetic_is_learnable(tmp_path):
     correct = total = 0
     with torch.no_grad():
         for x, y, _ in build_loader(test, batch_size=256, train=False):
-            correct += (model(x).argmax(1) == y).sum().item()
+            correct += (model(x)[0].argmax(1) == y).sum().item()
             total += len(y)
     acc = correct / total
     assert total > 200

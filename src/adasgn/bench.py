@@ -31,6 +31,10 @@ from collections.abc import Callable
 
 import torch
 
+from .engine.run import load_run
+from .models import create_model
+from .models.flops import executed_flops
+
 # paper Table 3, alpha = 4, NTU-60 cross-subject: percent of frames per choice
 PAPER_MIX = {"S-1": 48.36, "B-9": 16.47, "B-25": 35.14}
 
@@ -199,47 +203,40 @@ def _auto_reps(fns, device, target_s: float) -> int:
     return int(min(300, max(15, target_s / per_rep)))
 
 
-def _models(checkpoint: str | None, device: torch.device, persons: int):
-    """(sgn, adasgn, info dict, run config or None) -- AdaSGN random-init on ntu25, or the
-    checkpoint's."""
-    from .models import create_model
-
+def _models(checkpoint: str | None, device: torch.device):
+    """(sgn, adasgn, info dict, the run or None) -- AdaSGN random-init on ntu25, or the
+    checkpoint's with an SGN of the same layout / classes."""
     if checkpoint is None:
         ada = create_model("adasgn")
         sgn = create_model("sgn")
         desc = {"adasgn": "random init, ntu25, tconv policy", "sgn": "random init, ntu25"}
-        cfg = None
+        run = None
     else:
-        from .engine.evaluate import model_from_checkpoint
-
-        ada, cfg, _ = model_from_checkpoint(checkpoint, "cpu")
-        if not hasattr(ada, "choices"):
-            raise ValueError(f"{checkpoint} holds a {cfg.model.name} model; bench --checkpoint "
+        run = load_run(checkpoint, "cpu")
+        if run.kind != "adasgn":
+            raise ValueError(f"{checkpoint} holds a {run.kind} model; bench --checkpoint "
                              "needs an AdaSGN checkpoint")
+        ada = run.model
         c = ada.cfg
-        sgn = create_model("sgn", num_classes=c.num_classes, num_joints=ada.num_joints,
-                           num_frames=c.num_frames, in_channels=c.in_channels,
+        sgn = create_model("sgn", layout=c.layout, num_classes=ada.num_classes,
+                           num_frames=ada.num_frames, in_channels=ada.in_channels,
                            skip_empty_persons=c.skip_empty_persons)
         desc = {"adasgn": f"checkpoint {checkpoint} ({c.layout}, {c.policy} policy)",
                 "sgn": f"random init, same layout / classes ({ada.num_joints} joints, "
-                       f"{c.num_classes} classes)"}
-    return sgn.to(device).eval(), ada.to(device).eval(), desc, cfg
+                       f"{ada.num_classes} classes)"}
+    return sgn.to(device).eval(), ada.to(device).eval(), desc, run
 
 
-def _real_batches(cfg, data: str | None, sizes: list[int]):
-    """Real test-split samples of the run config's (or ``data``) pkl: {batch size: x}."""
-    from .engine.data import load_data
-
-    if data:
-        cfg.data.path = data
-    rd = load_data(cfg)
-    ds = rd.datasets["test"]
+def _real_batches(run, data: str | None, sizes: list[int]):
+    """Real test-split samples of the run's pkl (or ``data``): {batch size: x}."""
+    rd = run.data(data)
+    ds = rd.dataset("test")
     if len(ds) == 0:
-        raise ValueError(f"{cfg.data.path}: the test split is empty")
+        raise ValueError(f"{run.cfg.data.path}: the test split is empty")
     need = max(sizes)
     xs = [ds[i % len(ds)][0] for i in range(need)]
     full = torch.stack(xs)
-    return {b: full[:b].clone() for b in sizes}, len(ds), cfg.data.path
+    return {b: full[:b].clone() for b in sizes}, len(ds), run.cfg.data.path
 
 
 def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
@@ -253,8 +250,6 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
     ``reps=None`` picks, per batch size, enough repetitions for about ``target_s`` seconds
     (15 to 300). ``mix`` (fractions per choice name, or the ``--mix`` text) is ignored when a
     ``checkpoint`` provides real decisions."""
-    from .flops import executed_flops, paper_macs
-
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda requested but CUDA is not available")
@@ -274,14 +269,14 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
 
     load_before = _loadavg()
     torch.manual_seed(seed)
-    sgn, ada, desc, run_cfg = _models(checkpoint, dev, persons)
+    sgn, ada, desc, run = _models(checkpoint, dev)
     names = ada.choice_names
     c = ada.cfg
     v = ada.num_joints
     real = None
     lam = None
     if checkpoint is not None:
-        real, n_test, pkl = _real_batches(run_cfg, data, batch_sizes)
+        real, n_test, pkl = _real_batches(run, data, batch_sizes)
         if budget is not None:
             ada.set_budget(budget, mode=budget_mode)
             lam = ada.budget_lambda
@@ -297,9 +292,7 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
         decision_source = "forced mix: " + ", ".join(
             f"{n} {100 * f:.2f}%" for n, f in mix_used.items())
 
-    # paper GMACs of SGN on one person-sequence (same convention as `adasgn complexity`)
-    x1 = torch.zeros(1, c.in_channels, c.num_frames, v, 1, device=dev)
-    gmacs_sgn = paper_macs(sgn, lambda: sgn(x1)) / 1e9
+    gmacs_sgn = sgn.gmacs_fixed  # paper GMACs of SGN per person-sequence
     peak_gflops = matmul_peak_gflops(dev) if peak else None
 
     results = {}
@@ -324,9 +317,7 @@ def run_bench(batch_sizes: list[int] | None = None, device: str = "cpu",
         }
         with torch.inference_mode():
             _, info_g = ada(x, mode="grouped", decisions=dec)
-            realised = info_g.decisions[info_g.present]
-            usage = torch.bincount(realised.reshape(-1).cpu(), minlength=len(names)).double()
-            usage = {n: float(u) / max(float(usage.sum()), 1.0) for n, u in zip(names, usage)}
+            usage = ada.usage(info_g.decisions, info_g.present)
             gmacs_ada = float(info_g.gmacs.mean())
             persons_computed = float(info_g.present.sum()) / b
             flops = {}

@@ -8,23 +8,26 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
-from . import __version__
+from . import __version__, commands
+from .engine.config import ConfigError
+from .errors import DataError, UserError
 
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one clear line, exit code 2."""
+EPILOG = ("Environment: the adasgn command sets OMP_WAIT_POLICY=PASSIVE (unless already set) "
+          "before torch starts, so that PyTorch's threads sleep instead of spinning while they "
+          "wait -- on a machine shared with other busy processes the default makes every op "
+          "wait for preempted threads. Set OMP_WAIT_POLICY=ACTIVE to get the default back.")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import commands
-
     parser = argparse.ArgumentParser(
         prog="adasgn",
         description="AdaSGN / SGN skeleton action recognition: prepare data, train, test, "
         "benchmark, predict. `adasgn COMMAND -h` documents each command.",
+        epilog=EPILOG + f" (now: {os.environ.get('OMP_WAIT_POLICY', 'unset')})",
     )
     parser.add_argument("--version", action="version", version=f"adasgn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -49,9 +52,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"adasgn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # input problems found deep inside: one clear line, no traceback
-        from .data.readers import DataError
-        from .engine.config import ConfigError
-
         if isinstance(exc, (FileNotFoundError, DataError, ConfigError)):
             print(f"adasgn {args.command}: error: {exc}", file=sys.stderr)
             return 2

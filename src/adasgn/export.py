@@ -30,14 +30,18 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["export_checkpoint", "export_model", "StaticExport", "AdaSGNExport", "OnnxSGN",
-           "OnnxAdaSGN", "load_onnx", "require_onnx", "time_runner"]
+from .engine.run import TrainedRun, load_run
+from .models.traceable import traceable
+
+__all__ = ["export_checkpoint", "export_model", "OnnxSGN", "OnnxAdaSGN", "load_onnx",
+           "require_onnx", "time_runner"]
 
 OPSET = 17
 META_KEY = "adasgn"
@@ -55,154 +59,42 @@ def require_onnx(runtime: bool = True):
 
 
 # ---------------------------------------------------------------------------------------------
-# export-friendly building blocks
-
-
-def velocity_cat(x: torch.Tensor) -> torch.Tensor:
-    """velocity along axis 1 (dif[0] = 0) without in-place writes."""
-    return torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
-
-
-def person_weights(x: torch.Tensor, skip_empty: bool) -> torch.Tensor:
-    """(N, C, T, V, M) -> (N, M) float weights of the person slots the PyTorch model computes."""
-    present = (x.abs().amax(dim=(1, 2, 3)) > 0).to(x.dtype)  # (N, M)
-    if not skip_empty:
-        return torch.ones_like(present)
-    none = (present.amax(dim=1, keepdim=True) == 0).to(x.dtype)  # all slots empty -> keep slot 0
-    return torch.cat([torch.maximum(present[:, :1], none), present[:, 1:]], dim=1)
-
-
-def merge_weighted(logits: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Per-sequence logits (N*M, K) and weights (N, M) -> per-sample mean (N, K)."""
-    m = w.shape[1]
-    lg = logits.reshape(-1, m, logits.shape[-1])
-    return (lg * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True)
-
-
-def _sequences(x: torch.Tensor) -> torch.Tensor:
-    _, c, t, v, _ = x.shape
-    return x.permute(0, 4, 2, 3, 1).reshape(-1, t, v, c)  # (N*M, T, V, C)
-
-
-class StaticExport(nn.Module):
-    """SGN / SingleSGN for export: non-empty person slots gathered, empty ones masked out."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.spatial, self.temporal, self.head = model.spatial, model.temporal, model.head
-        self.transform = getattr(model, "transform", None)
-        self.skip_empty = bool(model.cfg.skip_empty_persons)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        seq = _sequences(x)  # (B, T, V, C), B = N*M
-        w = person_weights(x, self.skip_empty)  # (N, M)
-        idx = torch.nonzero(w.reshape(-1) > 0).reshape(-1)  # computed slots, (B',)
-        seq = seq.index_select(0, idx)
-        if self.transform is not None:
-            seq = self.transform(seq)
-        f = self.spatial(seq, velocity_cat(seq))
-        part = self.head(self.temporal(f))  # (B', K)
-        k = part.shape[-1]
-        full = torch.zeros(w.numel(), k, dtype=part.dtype, device=part.device)
-        logits = full.scatter(0, idx.unsqueeze(1).expand(-1, k), part)  # empty slots: 0
-        return merge_weighted(logits, w)
-
-
-class AdaSGNExport(nn.Module):
-    """AdaSGN's grouped execution as one traceable graph (see the module docstring)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        if model.policy is None:
-            raise ValueError(f"AdaSGN with policy {model.cfg.policy!r} has no policy network; "
-                             "only learned policies (tconv, tconv2, lstm, transformer) export")
-        self.transforms, self.spatials = model.transforms, model.spatials
-        self.policy, self.temporal, self.head = model.policy, model.temporal, model.head
-        self.skip_empty = bool(model.cfg.skip_empty_persons)
-        self.num_choices = model.num_choices
-
-    def _branch(self, a: int, seq: torch.Tensor) -> torch.Tensor:
-        red = self.transforms[a](seq)
-        return self.spatials[a](red, velocity_cat(red))
-
-    def forward(self, x: torch.Tensor, choice_bias: torch.Tensor):
-        _, c, t, v, m = x.shape
-        seq = _sequences(x)  # (B, T, V0, C), B = N*M
-        w = person_weights(x, self.skip_empty)  # (N, M)
-        keep = w.reshape(-1, 1) > 0  # (B, 1)
-        f0 = self._branch(0, seq)  # (B, T, 256) policy features, reused by S-1 frames
-        dec = (self.policy(f0) + choice_bias).argmax(dim=-1)  # (B, T)
-        dec = torch.where(keep, dec, torch.zeros_like(dec))  # empty slots: S-1 only (free)
-        flat = dec.reshape(-1)  # (B*T,)
-        cur = seq.reshape(-1, 1, v, c)  # (B*T, 1, V0, C)
-        prev = torch.cat([seq[:, :1], seq[:, :-1]], dim=1).reshape(-1, 1, v, c)
-        out = f0.reshape(-1, f0.shape[-1])  # (B*T, 256)
-        for a in range(1, self.num_choices):
-            idx = torch.nonzero(flat == a).reshape(-1)  # frames that chose a, (F_a,)
-            rc = self.transforms[a](cur.index_select(0, idx))  # (F_a, 1, V_a, C)
-            rp = self.transforms[a](prev.index_select(0, idx))
-            feat = self.spatials[a](rc, rc - rp).reshape(-1, out.shape[-1])  # (F_a, 256)
-            out = out.scatter(0, idx.unsqueeze(1).expand(-1, out.shape[-1]), feat)
-        logits = self.head(self.temporal(out.reshape(-1, t, out.shape[-1])))  # (B, K)
-        decisions = torch.where(keep, dec, torch.full_like(dec, -1)).reshape(-1, m, t)
-        return merge_weighted(logits, w), decisions
-
-
-# ---------------------------------------------------------------------------------------------
 # export
 
 
-def _metadata(model: nn.Module, kind: str, meta: dict, layout: str, in_channels: int) -> dict:
-    cfg = model.cfg
-    head = model.head.fc
-    d = {"format": "adasgn-onnx-1", "model": kind, "layout": layout,
-         "in_channels": int(in_channels), "num_frames": int(cfg.num_frames),
-         "num_classes": int(head.out_features), "class_names": list(meta.get("class_names") or []),
-         "dataset": meta.get("dataset")}
-    if hasattr(model, "choices"):
-        d["choices"] = [{"index": ch.index, "name": ch.name, "joints": ch.joints, "size": ch.size,
-                         "gmacs": ch.gmacs} for ch in model.choices]
-        d["choice_extra_gmacs"] = [float(g) for g in model.choice_extra_gmacs.tolist()]
-        d["gmacs_fixed"] = float(model.gmacs_fixed)
-    else:
-        from .engine.trainer import static_gmacs
-
-        d["gmacs"] = float(static_gmacs(model))
-    return d
+def _metadata(run: TrainedRun) -> dict:
+    model = run.model
+    return {"format": "adasgn-onnx-1", "model": run.kind, "layout": run.layout.name,
+            "in_channels": model.in_channels, "num_frames": model.num_frames,
+            "num_classes": model.num_classes, "class_names": list(run.class_names),
+            "dataset": run.dataset, "num_persons": run.num_persons,
+            "gmacs_fixed": float(model.gmacs_fixed),
+            "choices": [c.to_dict() for c in model.choices],
+            "choice_extra_gmacs": ([float(g) for g in model.choice_extra_gmacs.tolist()]
+                                   if model.choices else [])}
 
 
 def export_model(model: nn.Module, out: str | os.PathLike, num_persons: int = 2,
                  metadata: dict | None = None, opset: int = OPSET) -> Path:
-    """Export an eval-mode SGN / SingleSGN / AdaSGN to ``out`` (one .onnx file)."""
+    """Export an eval-mode registered model to ``out`` (one .onnx file) through its traceable
+    graph (:func:`adasgn.models.traceable.traceable`)."""
     require_onnx(runtime=False)
     import onnx
 
     model = model.eval().cpu()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    cfg = model.cfg
-    v = getattr(model, "num_joints", None) or cfg.num_joints
-    x = torch.zeros(2, cfg.in_channels, cfg.num_frames, v, num_persons)
+    x = torch.zeros(2, model.in_channels, model.num_frames, model.num_joints, num_persons)
     x[0, ..., 0] = torch.linspace(-1, 1, x[0, ..., 0].numel()).reshape(x[0, ..., 0].shape)
     x[1] = x[0].flip(-1)
-    adaptive = hasattr(model, "choices")
-    if adaptive:
-        wrapper = AdaSGNExport(model).eval()
-        args = (x, torch.zeros(model.num_choices))
-        names_in, names_out = ["x", "choice_bias"], ["logits", "decisions"]
-        axes = {"x": {0: "batch"}, "logits": {0: "batch"}, "decisions": {0: "batch"}}
-    else:
-        wrapper = StaticExport(model).eval()
-        args = (x,)
-        names_in, names_out = ["x"], ["logits"]
-        axes = {"x": {0: "batch"}, "logits": {0: "batch"}}
-    import warnings
-
+    graph = traceable(model)
+    names_in, names_out = list(graph.input_names), list(graph.output_names)
+    axes = {k: {0: "batch"} for k in ("x", *names_out)}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shapes used as Python ints
-        torch.onnx.export(wrapper, args, str(out), input_names=names_in, output_names=names_out,
-                          dynamic_axes=axes, opset_version=opset, dynamo=False,
-                          do_constant_folding=True)
+        torch.onnx.export(graph, graph.example_args(x), str(out), input_names=names_in,
+                          output_names=names_out, dynamic_axes=axes, opset_version=opset,
+                          dynamo=False, do_constant_folding=True)
     proto = onnx.load(str(out))
     if metadata:
         entry = proto.metadata_props.add()
@@ -216,19 +108,12 @@ def export_model(model: nn.Module, out: str | os.PathLike, num_persons: int = 2,
 def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike,
                       opset: int = OPSET) -> dict:
     """``adasgn export``: a training checkpoint -> one .onnx; returns a summary dict."""
-    from .data.presets import get_preset
-    from .inference import load_model
-
-    model, cfg, ck, layout, in_ch = load_model(checkpoint, "cpu")
-    meta = ck.get("meta") or {}
-    kind = cfg.model.name
-    m = get_preset(cfg.data.dataset).max_persons
-    md = _metadata(model, kind, meta, layout, in_ch)
-    md["num_persons"] = m
-    path = export_model(model, out, num_persons=m, metadata=md, opset=opset)
-    return {"checkpoint": str(checkpoint), "onnx": str(path), "model": kind,
-            "input": ["batch", in_ch, md["num_frames"], getattr(model, "num_joints", None)
-                      or model.cfg.num_joints, m],
+    run = load_run(checkpoint)
+    md = _metadata(run)
+    path = export_model(run.model, out, num_persons=run.num_persons, metadata=md, opset=opset)
+    m = run.model
+    return {"checkpoint": str(checkpoint), "onnx": str(path), "model": run.kind,
+            "input": ["batch", m.in_channels, m.num_frames, m.num_joints, run.num_persons],
             "bytes": path.stat().st_size, "opset": opset}
 
 
@@ -269,7 +154,7 @@ class OnnxSGN(_OnnxBase):
     def run(self, x) -> tuple[np.ndarray, np.ndarray]:
         x = self._x(x)
         (logits,) = self.session.run(["logits"], {"x": x})
-        return logits, np.full(len(x), float(self.meta.get("gmacs", np.nan)))
+        return logits, np.full(len(x), float(self.meta.get("gmacs_fixed", np.nan)))
 
     __call__ = run
 

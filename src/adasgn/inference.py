@@ -9,7 +9,7 @@
     print(p)                      # one line: top-5, branches, GMACs, latency
     p.to_dict()                   # JSON-ready
 
-Accepted inputs (``predict(source)``):
+Accepted inputs (``predict(source)``, read by :func:`adasgn.data.inputs.read_input`):
 
 * a raw NTU RGB+D ``.skeleton`` file -- read, denoised and centred exactly as ``adasgn prepare``
   does (:func:`adasgn.data.prepare.process_ntu_file`); layout ``ntu25``;
@@ -23,16 +23,15 @@ Accepted inputs (``predict(source)``):
 * a pyskl annotation dict (with ``keypoint`` (M, T, V, C)) or a pyskl ``.pkl`` file plus
   ``name=FRAME_DIR`` or ``index=I`` (not needed when the file holds one sample).
 
-Then the checkpoint's own test-time pipeline runs (:func:`adasgn.data.dataset.default_pipeline`
-with the training config's stream, frame count, view normalisation and person slots), and the
-model. The result is a :class:`Prediction`: top-k classes with names and probabilities, the
+Then the checkpoint's own test-time pipeline runs (``TrainedRun.eval_pipeline``: the training
+config's stream, frame count, view normalisation and person slots), and the model. The result is a :class:`Prediction`: top-k classes with names and probabilities, the
 branch chosen for every sampled frame of every computed person ("static" for SGN / single
 models), the realised GMACs (paper convention, per person-sequence) and the measured latency
 (model forward, and end to end including reading and preprocessing).
 
 Wrong inputs fail before the model runs with an :class:`InputMismatchError` (a ``ValueError``)
 saying what the checkpoint expects and what was found; unreadable files raise
-:class:`adasgn.data.readers.DataError` (a ``ValueError``), missing ones ``FileNotFoundError``.
+:class:`adasgn.errors.DataError` (a ``ValueError``), missing ones ``FileNotFoundError``.
 Prediction is deterministic: evaluation mode, policy decisions by ``argmax``.
 """
 
@@ -40,28 +39,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterable
 
 import numpy as np
 import torch
 
-from .data.readers import DataError
+from .data.inputs import FORMAT_TEXT, InputMismatchError, SkeletonInput, read_input
+from .data.transforms import build_pipeline
+from .engine.run import TrainedRun, load_run
+from .skeleton import get_layout
 
-__all__ = ["InputMismatchError", "Prediction", "Recognizer", "load_model", "read_input",
-           "SkeletonInput"]
+__all__ = ["InputMismatchError", "Prediction", "Recognizer", "SkeletonInput", "read_input"]
 
 STATIC = "static"  # the branch name reported for every frame of a static model (SGN / single)
-_MSR_NAME = re.compile(r"a\d{2}_s\d{2}_e\d{2}_skeleton3D\.txt$")
-_FORMAT_TEXT = {"ntu": "NTU RGB+D .skeleton", "msr": "MSR Action3D",
-                "shrec": "SHREC'17 skeletons_world"}
-
-
-class InputMismatchError(ValueError):
-    """The input does not fit the checkpoint (joints, coordinates, layout, shape)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,6 +76,7 @@ class Prediction:
     persons: int  # person slots computed (non-empty ones)
     budget: float | None = None
     label: int | None = None  # ground truth when the input carries one (pyskl entries)
+    usage: dict = field(default_factory=dict)  # share of computed frames per branch (adaptive)
 
     @property
     def index(self) -> int:
@@ -97,277 +90,21 @@ class Prediction:
     def probability(self) -> float:
         return float(self.top[0]["probability"])
 
-    @property
-    def usage(self) -> dict[str, float]:
-        """Fraction of computed frames per branch name (in order of first appearance)."""
-        flat = [b for person in self.branches for b in person]
-        out: dict[str, float] = {}
-        for b in flat:
-            out[b] = out.get(b, 0) + 1
-        return {k: v / max(len(flat), 1) for k, v in out.items()}
-
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d.update(prediction=self.name, index=self.index, probability=self.probability,
-                 usage=self.usage)
+        d.update(prediction=self.name, index=self.index, probability=self.probability)
         return d
 
     def __str__(self) -> str:
         tops = " | ".join(f"{t['name']} {100 * t['probability']:.1f}%" for t in self.top)
-        if self.model == "adasgn":
-            use = " ".join(f"{k}:{100 * v:.0f}%" for k, v in self.usage.items())
+        if self.usage:
+            use = " ".join(f"{k}:{100 * v:.0f}%" for k, v in self.usage.items() if v > 0)
             branch = f"branches {use}"
         else:
             branch = f"branches {STATIC}"
         budget = f" (budget {self.budget:g})" if self.budget is not None else ""
         return (f"{self.source}: {tops}; {branch}; {self.gmacs:.4f} GMACs{budget}; "
                 f"forward {self.forward_ms:.2f} ms, total {self.total_ms:.2f} ms")
-
-
-@dataclass
-class SkeletonInput:
-    """An input read and normalised like the training data: keypoint (M, T, V, C) float32."""
-
-    keypoint: np.ndarray
-    source: str
-    layout: str | None = None  # known layout of the input (from the file format / pkl meta)
-    kind: str = "array"  # ntu | msr | shrec | npy | array | pkl | entry
-    label: int | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# model loading
-
-
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """(model.eval(), config, checkpoint dict, layout name, in_channels) from a checkpoint.
-
-    Checkpoints written by ``adasgn train`` load through
-    :func:`adasgn.engine.evaluate.model_from_checkpoint`. A checkpoint whose weights have another
-    coordinate count or class count than its dataset preset (e.g. a 2-D COCO-17 model saved with
-    ``meta: {"layout": "coco17", ...}``) is rebuilt from its config with those read from the weights.
-    """
-    from .data.presets import get_preset
-    from .engine.checkpoint import load_checkpoint
-    from .engine.evaluate import config_from_checkpoint, model_from_checkpoint
-    from .engine.trainer import build_model
-    from .skeleton import get_layout
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    ck = load_checkpoint(path, map_location="cpu")
-    if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
-        raise ValueError(f"{path}: not an adasgn training checkpoint (no config/model)")
-    cfg = config_from_checkpoint(ck)
-    meta = ck.get("meta") or {}
-    preset = get_preset(cfg.data.dataset)
-    layout = get_layout(meta.get("layout") or preset.layout)
-    state = ck["model"]
-    in_ch = _weights_in_channels(state) or preset.in_channels
-    n_cls = _weights_classes(state) or preset.num_classes
-    if in_ch == preset.in_channels and n_cls == preset.num_classes:
-        model, cfg, ck = model_from_checkpoint(path, device)
-    else:
-        preset = dataclasses.replace(preset, in_channels=in_ch, num_classes=n_cls)
-        model = build_model(cfg, preset, layout)
-        model.load_state_dict(state)
-        model = model.to(device).eval()
-        from .budget import attach_calibration
-
-        attach_calibration(model, ck)
-    return model, cfg, ck, layout.name, in_ch
-
-
-def _weights_in_channels(state: Mapping[str, torch.Tensor]) -> int | None:
-    for k, v in state.items():  # first dynamics embedding: (64, C)
-        if k.endswith("joint_embed.fc1.weight"):
-            return int(v.shape[1])
-    return None
-
-
-def _weights_classes(state: Mapping[str, torch.Tensor]) -> int | None:
-    w = state.get("head.fc.weight")
-    return int(w.shape[0]) if w is not None else None
-
-
-# ---------------------------------------------------------------------------------------------
-# reading inputs
-
-
-def _sniff_text(path: str) -> str | None:
-    """'msr' (4 values a line) or 'shrec' (66 values a line) from the first line of a text file."""
-    try:
-        with open(path, "rb") as fh:
-            first = fh.readline(1 << 16)
-    except OSError:
-        return None
-    n = len(first.split())
-    return {4: "msr", 66: "shrec"}.get(n)
-
-
-def _file_kind(path: Path) -> str:
-    name = path.name
-    low = name.lower()
-    if low.endswith(".skeleton"):
-        return "ntu"
-    if _MSR_NAME.search(name) or low.endswith("_skeleton3d.txt"):
-        return "msr"
-    if low == "skeletons_world.txt":
-        return "shrec"
-    if low.endswith(".npy"):
-        return "npy"
-    if low.endswith((".pkl", ".pickle")):
-        return "pkl"
-    if low.endswith(".txt"):
-        kind = _sniff_text(str(path))
-        if kind:
-            return kind
-        raise DataError(f"{path}: unrecognised text file: expected an MSR Action3D file "
-                        "(4 values a line: x y z confidence) or a SHREC'17 skeletons_world.txt "
-                        "(66 values a line)")
-    raise DataError(f"{path}: unsupported input type; expected an NTU .skeleton, an MSR "
-                    "aXX_sYY_eZZ_skeleton3D.txt, a SHREC'17 skeletons_world.txt, a .npy or a "
-                    "pyskl .pkl")
-
-
-def read_input(source: Any, *, name: str | None = None, index: int | None = None) -> SkeletonInput:
-    """Read any accepted input (see the module docstring) into a :class:`SkeletonInput`."""
-    if isinstance(source, torch.Tensor):
-        source = source.detach().cpu().numpy()
-    if isinstance(source, np.ndarray):
-        return SkeletonInput(_as_array(source, "array"), f"array{tuple(source.shape)}")
-    if isinstance(source, Mapping):
-        return _from_entry(source, "entry", None)
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"cannot predict on a {type(source).__name__}; pass a file path, a NumPy "
-                        "array (T, V, C) / (M, T, V, C) or a pyskl annotation dict")
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, expected a skeleton file")
-    kind = _file_kind(path)
-    from .data import prepare as P
-    from .data.readers import read_shrec
-
-    src = path.name
-    if kind == "ntu":
-        kp, _ = P.process_ntu_file(path)
-        return SkeletonInput(kp, src, "ntu25", kind)
-    if kind == "msr":
-        return SkeletonInput(P.process_msr_file(path), src, "msr20", kind)
-    if kind == "shrec":
-        try:
-            kp = P.shrec_normalise(read_shrec(path))[None]
-        except DataError as exc:
-            msg = str(exc)
-            raise DataError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
-        return SkeletonInput(kp, src, "shrec22", kind)
-    if kind == "npy":
-        return _from_npy(path)
-    return _from_pkl(path, name, index)
-
-
-def _as_array(arr: np.ndarray, what: str) -> np.ndarray:
-    arr = np.asarray(arr)
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise InputMismatchError(f"{what}: expected a numeric array, got dtype {arr.dtype}")
-    if arr.ndim == 3:
-        arr = arr[None]
-    elif arr.ndim != 4:
-        raise InputMismatchError(f"{what}: expected an array of shape (T, V, C) or (M, T, V, C), "
-                                 f"got {arr.ndim} dimensions {tuple(arr.shape)}")
-    arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all():
-        raise InputMismatchError(f"{what}: contains NaN or Inf")
-    return arr
-
-
-def _from_npy(path: Path) -> SkeletonInput:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" not in str(exc):
-            raise DataError(f"{path}: not a readable .npy file ({exc})") from None
-        # an object array: the official NTU txt2npy dict (the user named this file explicitly)
-        try:
-            obj = np.load(path, allow_pickle=True)
-            obj = obj.item() if obj.dtype == object and obj.shape == () else obj
-        except Exception as exc2:  # noqa: BLE001 - report any unreadable pickle
-            raise DataError(f"{path}: not a readable .npy file ({exc2})") from None
-        if isinstance(obj, Mapping) and "skel_body0" in obj:
-            return SkeletonInput(_ntu_txt2npy(obj, path), path.name, "ntu25", "npy")
-        if isinstance(obj, Mapping) and "keypoint" in obj:
-            return _from_entry(obj, path.name, None)
-        raise DataError(f"{path}: holds a {type(obj).__name__}, expected an array (T, V, C) / "
-                        "(M, T, V, C) or an NTU txt2npy dict with 'skel_body0'") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
-    return SkeletonInput(_as_array(arr, path.name), path.name, None, "npy")
-
-
-def _ntu_txt2npy(obj: Mapping, path: Path) -> np.ndarray:
-    """Bodies ``skel_body0``, ``skel_body1``... (T, 25, 3) camera space -> centred (M, T, 25, 3)
-    like ``adasgn prepare`` (all-zero frames dropped, origin = spine middle of body 0's first
-    frame). The file holds no body IDs, so the multi-body denoising cannot run."""
-    from .data.prepare import ntu_centre
-
-    bodies = []
-    k = 0
-    while f"skel_body{k}" in obj and k < 2:
-        b = np.asarray(obj[f"skel_body{k}"], dtype=np.float32)
-        if b.ndim != 3 or b.shape[1:] != (25, 3):
-            raise InputMismatchError(f"{path}: skel_body{k} has shape {b.shape}, expected (T, 25, 3)")
-        bodies.append(b)
-        k += 1
-    t = min(len(b) for b in bodies)
-    joints = np.concatenate([b[:t].reshape(t, 75) for b in bodies], axis=1)
-    joints = joints[np.any(joints != 0, axis=1)]
-    if len(joints) == 0:
-        raise DataError(f"{path}: all frames are zero")
-    try:
-        return ntu_centre(joints)
-    except DataError as exc:
-        raise DataError(f"{path}: {exc}") from None
-
-
-def _from_entry(entry: Mapping, source: str, layout: str | None) -> SkeletonInput:
-    if "keypoint" not in entry:
-        raise InputMismatchError(f"{source}: a pyskl annotation needs a 'keypoint' array "
-                                 f"(M, T, V, C); keys: {sorted(map(str, entry))}")
-    kp = _as_array(entry["keypoint"], source)
-    name = entry.get("frame_dir")
-    label = entry.get("label")
-    desc = f"{source}[{name}]" if name is not None and source != str(name) else str(name or source)
-    return SkeletonInput(kp, desc, layout, "entry",
-                         int(label) if isinstance(label, (int, np.integer)) else None)
-
-
-def _from_pkl(path: Path, name: str | None, index: int | None) -> SkeletonInput:
-    from .data.pkl import load_pkl
-
-    data = load_pkl(path)
-    anns = data["annotations"]
-    meta = data.get("meta") or {}
-    if name is not None:
-        hits = [a for a in anns if a["frame_dir"] == name]
-        if not hits:
-            some = ", ".join(a["frame_dir"] for a in anns[:3])
-            raise KeyError(f"{path}: no sample named {name!r} ({len(anns)} samples, e.g. {some})")
-        entry = hits[0]
-    elif index is not None:
-        if not -len(anns) <= index < len(anns):
-            raise IndexError(f"{path}: index {index} out of range ({len(anns)} samples)")
-        entry = anns[index]
-    elif len(anns) == 1:
-        entry = anns[0]
-    else:
-        raise ValueError(f"{path} holds {len(anns)} samples: choose one with name=FRAME_DIR "
-                         "(--name) or index=I (--index)")
-    out = _from_entry(entry, path.name, meta.get("layout"))
-    out.kind = "pkl"
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,39 +119,22 @@ class Recognizer:
     ``set_budget`` (AdaSGN checkpoints with a budget calibration); other models raise ValueError.
     """
 
-    def __init__(self, model: torch.nn.Module, cfg, meta: dict, layout: str, in_channels: int,
-                 device: str | torch.device = "cpu", source: str = "<model>",
-                 warmup: bool = True):
-        from .data.classes import CLASS_NAMES
-        from .data.dataset import default_pipeline
-        from .data.presets import get_preset
-        from .data.transforms import build_pipeline
-        from .skeleton import get_layout
-
-        self.model = model.eval()
-        self.cfg = cfg
-        self.meta = dict(meta or {})
-        self.device = torch.device(device)
-        self.source = source
-        self.layout = get_layout(layout)
-        self.in_channels = int(in_channels)
-        self.kind = cfg.model.name
-        self.adaptive = hasattr(model, "choices")
-        if self.adaptive and getattr(model.cfg, "eval_decision", "argmax") != "argmax":
-            model.cfg.eval_decision = "argmax"  # deterministic prediction
-        preset = get_preset(cfg.data.dataset)
-        self.dataset = preset.name
-        self.num_persons = preset.max_persons
-        names = self.meta.get("class_names") or CLASS_NAMES.get(preset.name) or []
-        k = int(model.head.fc.out_features)
-        self.class_names = [str(names[i]) if i < len(names) else str(i) for i in range(k)]
-        self.num_frames = int(cfg.data.num_frames)
-        steps = default_pipeline(preset.name, cfg.data.stream, False, num_frames=self.num_frames,
-                                 rot_norm=cfg.data.rot_norm, layout=self.layout.name,
-                                 num_persons=self.num_persons)
-        self.pipeline = build_pipeline(steps)
+    def __init__(self, run: TrainedRun, warmup: bool = True):
+        self.run = run
+        self.model = run.model.eval()
+        self.cfg = run.cfg
+        self.device = run.device
+        self.source = str(run.path)
+        self.layout = run.layout
+        self.in_channels = self.model.in_channels
+        self.kind = run.kind
+        self.model.make_deterministic()  # prediction: the same input, the same answer
+        self.dataset = run.dataset
+        self.num_persons = run.num_persons
+        self.class_names = list(run.class_names)
+        self.num_frames = self.model.num_frames
+        self.pipeline = build_pipeline(run.eval_pipeline())
         self.budget: float | None = None
-        self._static_gmacs: float | None = None
         if warmup:
             self._warmup()
 
@@ -423,11 +143,7 @@ class Recognizer:
     def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
                         budget: float | None = None, warmup: bool = True,
                         budget_mode: str = "mean") -> "Recognizer":
-        dev = torch.device(device)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device cuda requested but CUDA is not available")
-        model, cfg, ck, layout, in_ch = load_model(path, dev)
-        rec = cls(model, cfg, ck.get("meta") or {}, layout, in_ch, dev, str(path), warmup=False)
+        rec = cls(load_run(path, device), warmup=False)
         if budget is not None:
             rec.set_budget(budget, mode=budget_mode)
         if warmup:
@@ -436,20 +152,17 @@ class Recognizer:
 
     def set_budget(self, gmacs: float | None, mode: str = "mean") -> None:
         """Aim AdaSGN at ``gmacs`` per person-sequence (the model's ``set_budget``; ``mode``
-        mean = calibrated lambda, sample = every sequence on its own, see adasgn.budget)."""
+        mean = calibrated lambda, sample = every sequence on its own, see models/budget.py).
+        Static models refuse a budget with a ValueError that names their fixed cost."""
         if gmacs is None:
-            if self.budget is not None and hasattr(self.model, "set_budget"):
+            if self.budget is not None:
                 self.model.set_budget(None)
             self.budget = None
             return
-        if not hasattr(self.model, "set_budget"):
-            if self.adaptive:
-                raise ValueError(f"{self.source}: this AdaSGN model has no set_budget (this "
-                                 "version of adasgn cannot apply a compute budget)")
-            raise ValueError(f"a compute budget applies to AdaSGN checkpoints only; {self.source} "
-                             f"holds a {self.kind} model (fixed cost {self.static_gmacs():.4f} "
-                             "GMACs per person-sequence)")
-        self.model.set_budget(float(gmacs), mode=mode)
+        try:
+            self.model.set_budget(float(gmacs), mode=mode)
+        except ValueError as exc:
+            raise ValueError(f"{self.source}: {exc}") from None
         self.budget = float(gmacs)
 
     def _warmup(self) -> None:
@@ -458,16 +171,10 @@ class Recognizer:
         x[..., 0] = 0.01
         with torch.inference_mode():
             self.model(x)
-        if not self.adaptive:
-            self.static_gmacs()
 
     def static_gmacs(self) -> float:
-        """Paper GMACs of a static model per person-sequence (measured once)."""
-        if self._static_gmacs is None:
-            from .engine.trainer import static_gmacs
-
-            self._static_gmacs = float(static_gmacs(self.model))
-        return self._static_gmacs
+        """Paper GMACs per person-sequence paid whatever is decided (a static model's cost)."""
+        return float(self.model.gmacs_fixed)
 
     @property
     def expects(self) -> str:
@@ -480,7 +187,7 @@ class Recognizer:
         kp = inp.keypoint
         m, t, v, c = kp.shape
         want_v, want_c = self.layout.num_joints, self.in_channels
-        what = (f"file {inp.source} ({_FORMAT_TEXT[inp.kind]})" if inp.kind in _FORMAT_TEXT
+        what = (f"file {inp.source} ({FORMAT_TEXT[inp.kind]})" if inp.kind in FORMAT_TEXT
                 else f"input {inp.source}")
         if inp.layout is not None and inp.layout != self.layout.name:
             raise InputMismatchError(f"checkpoint expects {self.expects}; {what} is in layout "
@@ -518,8 +225,6 @@ class Recognizer:
         t0 = time.perf_counter()
         inp = read_input(source, name=name, index=index)
         if layout is not None:
-            from .skeleton import get_layout
-
             inp.layout = get_layout(layout).name
         return self._predict_input(inp, topk, t0)
 
@@ -536,25 +241,21 @@ class Recognizer:
         if sync:
             torch.cuda.synchronize(self.device)
         t1 = time.perf_counter()
-        out = self.model(x)
+        logits, info = self.model(x)
         if sync:
             torch.cuda.synchronize(self.device)
         t2 = time.perf_counter()
-        if isinstance(out, tuple):
-            logits, info = out
-            gmacs = float(info.gmacs[0])
-            names = [c.name for c in self.model.choices]
+        gmacs = float(info.gmacs[0])
+        present = info.present[0].cpu().numpy()  # (M,)
+        if info.decisions is not None:
+            names = self.model.choice_names
             dec = info.decisions[0].cpu().numpy()  # (M, T)
-            present = info.present[0].cpu().numpy()  # (M,)
             branches = [["all" if d < 0 else names[d] for d in dec[m].tolist()]
                         for m in range(dec.shape[0]) if present[m]]
         else:
-            logits = out
-            gmacs = self.static_gmacs()
-            present = _present_slots(x[0])
-            if not getattr(self.model.cfg, "skip_empty_persons", True):
-                present[:] = True  # the official behaviour: every slot computed
             branches = [[STATIC] * self.num_frames for _ in range(int(present.sum()))]
+        usage = self.model.usage(None if info.decisions is None else info.decisions[:1],
+                                 info.present[:1])
         prob = torch.softmax(logits[0].double(), dim=0).cpu().numpy()
         k = max(1, min(int(topk), len(prob)))
         order = np.argsort(-prob, kind="stable")[:k]
@@ -565,13 +266,4 @@ class Recognizer:
                           frame_indices=[int(i) for i in frame_inds], gmacs=gmacs,
                           forward_ms=1000 * (t2 - t1), total_ms=1000 * (t3 - t0), model=self.kind,
                           num_frames=num_frames, persons=len(branches), budget=self.budget,
-                          label=inp.label)
-
-
-def _present_slots(x: torch.Tensor) -> np.ndarray:
-    """The person slots a model computes for one input (C, T, V, M): the non-empty ones, or slot
-    0 when all are empty (the rule of :func:`adasgn.models.sgn.split_persons`)."""
-    present = x.ne(0).flatten(0, 2).any(0).cpu().numpy()
-    if not present.any():
-        present[0] = True
-    return present
+                          label=inp.label, usage=usage)

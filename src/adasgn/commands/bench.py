@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from ..cli import UserError
+from ..bench import format_bench, run_bench
+from ..errors import UserError
 
 HELP = """Time plain SGN, AdaSGN `grouped` (each branch only on its frames) and AdaSGN `masked`
 (every branch on every frame) in one process, on the same inputs and the same per-frame decisions:
@@ -46,8 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench import format_bench, run_bench
-
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
     if args.reps is not None and args.reps < 1:

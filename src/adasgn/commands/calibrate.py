@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import UserError
+from ..engine.budget import calibrate_checkpoint
+from ..errors import UserError
 
 HELP = """Calibrate the run-time compute budget of a trained AdaSGN checkpoint. At inference the
 policy logits are biased by -lambda * cost(choice) (cost = the choice's extra paper GMACs per
@@ -35,8 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..budget import calibrate_checkpoint
-
     if args.grid < 0:
         raise UserError("--grid must be >= 0")
     try:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import UserError
+from ..data.presets import get_preset
+from ..errors import UserError
+from ..models import create_model
+from ..models.adasgn import adasgn_complexity
+from ..models.flops import sequence_complexity
+from ..skeleton import get_layout
 
 HELP = """Print parameters and compute per 20-frame person sequence:
-GMACs in the paper's convention (what the AdaSGN paper calls GFLOPs; see adasgn/flops.py) and the
+GMACs in the paper's convention (what the AdaSGN paper calls GFLOPs; see adasgn/models/flops.py) and the
 GFLOPs actually executed (torch.utils.flop_counter, 2 x MAC)."""
 
 
@@ -31,35 +36,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def complexity(model: str, dataset: str, joints: int | None = None, size: str = "big",
                policy: str = "tconv") -> dict:
-    from ..data.presets import get_preset
-    from ..flops import sequence_complexity
-    from ..models import create_model
-    from ..skeleton import get_layout
-
     try:
         preset = get_preset(dataset)
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from None
     layout = get_layout(preset.layout)
-    common = dict(num_classes=preset.num_classes, in_channels=preset.in_channels)
+    common = dict(layout=layout.name, num_classes=preset.num_classes,
+                  in_channels=preset.in_channels)
     info: dict = {"model": model, "dataset": dataset, "layout": layout.name}
-    if model == "sgn":
-        net = create_model("sgn", num_joints=layout.num_joints, size=size, **common)
-        info.update(size=size, joints=layout.num_joints)
-    elif model == "single":
+    if model == "adasgn":
+        info.update(adasgn_complexity(policy=policy, **common))
+        return info
+    options = {"size": size}
+    j = layout.num_joints
+    if model == "single":
         j = joints or layout.num_joints
         if j not in layout.joint_choices:
             raise UserError(f"--joints {j}: layout {layout.name} offers {list(layout.joint_choices)}")
-        net = create_model("single", layout=layout.name, joints=j, size=size, **common)
-        info.update(size=size, joints=j)
-    else:
-        try:
-            from ..models.adasgn import adasgn_complexity
-        except ImportError:
-            raise UserError("the adasgn model is not available yet in this version") from None
-        info.update(adasgn_complexity(layout=layout.name, policy=policy, **common))
-        return info
-    info.update(sequence_complexity(net, layout.num_joints, 20, preset.in_channels))
+        options["joints"] = j
+    info.update(size=size, joints=j)
+    info.update(sequence_complexity(create_model(model, **common, **options)))
     return info
 
 

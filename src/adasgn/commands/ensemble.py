@@ -7,17 +7,20 @@ import json
 
 import numpy as np
 
-from ..cli import UserError
+from ..engine.evaluate import test_checkpoint
+from ..engine.metrics import classification_report
+from ..errors import UserError
 
 HELP = """Fuse the per-sample scores saved by `adasgn test` / `adasgn train` (scores_test.npz) of
-several streams (joint, bone, velocity). Samples are matched by name, never by file order. Scores are
+several streams (joint, bone, velocity); a checkpoint (.pt) given instead is evaluated on its
+test split first (as `adasgn test` does). Samples are matched by name, never by file order. Scores are
 turned into probabilities (softmax) and averaged with the given weights (default: equal, the paper's
 "average their classification scores"). Compute adds up over streams."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ensemble", help="fuse stream scores", description=HELP)
-    p.add_argument("scores", nargs="+", help=".npz score files (one per stream)")
+    p.add_argument("scores", nargs="+", help=".npz score files or .pt checkpoints (one per stream)")
     p.add_argument("--weights", type=float, nargs="+", default=None,
                    help="one weight per file (default equal)")
     p.add_argument("--fuse", choices=["prob", "logit"], default="prob",
@@ -27,13 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def fuse_scores(paths: list[str], weights: list[float] | None = None, fuse: str = "prob") -> dict:
-    from ..engine.metrics import classification_report
-
     if weights is not None and len(weights) != len(paths):
         raise UserError(f"{len(weights)} weights for {len(paths)} score files")
     weights = weights or [1.0] * len(paths)
     loaded = []
     for p in paths:
+        if str(p).endswith(".pt"):  # a trained run: its test-split scores, through the seam
+            try:
+                p = test_checkpoint(p, measure_flops=False, progress=False)["scores_path"]
+            except (FileNotFoundError, ValueError, KeyError) as exc:
+                raise UserError(str(exc)) from None
         try:
             z = np.load(p, allow_pickle=False)
             loaded.append({k: z[k] for k in z.files})

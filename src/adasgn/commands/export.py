@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import UserError
+import numpy as np
+import torch
+
+from ..engine.run import load_run
+from ..errors import UserError
+from ..export import export_checkpoint, load_onnx
 
 HELP = """Export a trained checkpoint to one ONNX file (dynamic batch; input x of shape
 (N, C, T, V, M)). SGN / single: output logits. AdaSGN: extra input choice_bias (A,) added to the
@@ -29,8 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import export_checkpoint
-
     try:
         rep = export_checkpoint(args.checkpoint, args.out, opset=args.opset)
         if args.check:
@@ -53,13 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_parity(checkpoint: str, onnx_path: str, batch: int = 8, seed: int = 0) -> float:
     """Max abs logits difference, PyTorch vs onnxruntime, on random inputs with empty slots."""
-    import numpy as np
-    import torch
-
-    from ..export import load_onnx
-    from ..inference import load_model
-
-    model, *_ = load_model(checkpoint, "cpu")
+    model = load_run(checkpoint).model
     runner = load_onnx(onnx_path)
     shape = runner.session.get_inputs()[0].shape
     g = torch.Generator().manual_seed(seed)
@@ -67,7 +64,6 @@ def check_parity(checkpoint: str, onnx_path: str, batch: int = 8, seed: int = 0)
     if x.shape[-1] > 1:
         x[::2, ..., 1:] = 0  # every other sample with empty person slots
     with torch.no_grad():
-        ref = model(x)
-    ref = ref[0] if isinstance(ref, tuple) else ref
+        ref, _ = model(x)
     got = runner.run(x.numpy())[0]
     return float(np.abs(got - ref.numpy()).max())

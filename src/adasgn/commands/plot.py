@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import UserError
+import numpy as np
+import torch
+
+from ..data.dataset import SkeletonDataset
+from ..data.transforms import build_pipeline
+from ..engine.plots import qualitative_plot, tradeoff_plot
+from ..engine.recipe import collect_results
+from ..engine.run import TrainedRun, load_run
+from ..errors import UserError
 
 HELP = """tradeoff: accuracy vs GMACs of every finished stage under a recipe/sweep directory
 (paper Fig. 3). qualitative: sampled frames of one sequence in 3-D, each titled with the branch
@@ -30,9 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_tradeoff(args) -> int:
-    from ..engine.plots import tradeoff_plot
-    from ..engine.recipe import collect_results
-
     res = collect_results(Path(args.root))
     if not res:
         raise UserError(f"no finished stage (*/test.json) under {args.root}")
@@ -41,25 +46,13 @@ def run_tradeoff(args) -> int:
     return 0
 
 
-def qualitative_figure(checkpoint: str, sample: str, data: str | None = None, split: str = "test",
-                       out: str | None = None) -> Path:
-    import torch
-
-    from ..data.dataset import SkeletonDataset, default_pipeline
-    from ..engine.evaluate import model_from_checkpoint
-    from ..engine.plots import qualitative_plot
-    from ..skeleton import get_layout
-
-    model, cfg, ck = model_from_checkpoint(checkpoint)
-    if not hasattr(model, "choices"):
-        raise UserError(f"{checkpoint}: not an AdaSGN checkpoint (no per-frame choices to draw)")
-    path = data or cfg.data.path
-    split_name = {"test": cfg.data.test_split, "train": cfg.data.train_split}.get(split, split)
-    layout = get_layout(model.cfg.layout)
-    kw = dict(num_frames=cfg.data.num_frames, layout=layout.name)
-    run_ds = SkeletonDataset(path, split_name,
-                             default_pipeline(cfg.data.dataset, cfg.data.stream, False, **kw))
-    draw_ds = SkeletonDataset(path, split_name, default_pipeline(cfg.data.dataset, "joint", False, **kw))
+def qualitative_inputs(run: TrainedRun, sample: str, data: str | None = None,
+                       split: str = "test") -> tuple[torch.Tensor, np.ndarray, str, int]:
+    """(model input (C, T, V, M) through the run's own eval pipeline, the joint positions to
+    draw (T, V, 3) of person 0 through the same pipeline, sample name, label)."""
+    rd = run.data(data)
+    split_name = {"train": run.cfg.data.train_split}.get(split, split)
+    run_ds = rd.dataset(split_name)
     if sample.isdigit():
         idx = int(sample)
         if idx >= len(run_ds):
@@ -67,21 +60,32 @@ def qualitative_figure(checkpoint: str, sample: str, data: str | None = None, sp
     elif sample in run_ds.names:
         idx = run_ds.names.index(sample)
     else:
-        raise UserError(f"no sample {sample!r} in split {split_name} of {path}")
+        raise UserError(f"no sample {sample!r} in split {split_name} of {run.cfg.data.path}")
     x, label, _ = run_ds[idx]
+    draw = SkeletonDataset(rd.source, run_ds.names[idx:idx + 1],
+                           build_pipeline(run.eval_pipeline(stream="joint")))
+    skel = draw[0][0].numpy()[:, :, :, 0].transpose(1, 2, 0)  # (T, V, 3) person 0
+    return x, skel, run_ds.names[idx], int(label)
+
+
+def qualitative_figure(checkpoint: str, sample: str, data: str | None = None, split: str = "test",
+                       out: str | None = None) -> Path:
+    run = load_run(checkpoint)
+    model = run.model
+    if not model.choices:
+        raise UserError(f"{checkpoint}: not an AdaSGN checkpoint (no per-frame choices to draw)")
+    x, skel, name, label = qualitative_inputs(run, sample, data, split)
     with torch.no_grad():
         logits, info = model(x[None])
     dec = info.decisions[0, 0].numpy()
-    skel = draw_ds[idx][0].numpy()[:, :, :, 0].transpose(1, 2, 0)  # (T, V, 3) person 0
-    names = list((ck.get("meta") or {}).get("class_names") or [])
+    layout = run.layout
     pred = int(logits.argmax(1))
-    lab = lambda i: names[i] if i < len(names) else str(i)  # noqa: E731
     groups = {n: layout.groups(n) for n in layout.joint_choices}
-    title = (f"{run_ds.names[idx]}: true '{lab(label)}', predicted '{lab(pred)}', "
+    title = (f"{name}: true '{run.class_names[label]}', predicted '{run.class_names[pred]}', "
              f"{float(info.gmacs[0]):.4f} GMACs")
     out_path = Path(out) if out else Path(checkpoint).resolve().parent.parent / \
-        f"qualitative_{run_ds.names[idx]}.png"
-    qualitative_plot(skel, layout.bones, dec, [c.name for c in model.choices],
+        f"qualitative_{name}.png"
+    qualitative_plot(skel, layout.bones, dec, model.choice_names,
                      [c.joints for c in model.choices], out_path, title=title, groups=groups)
     return out_path
 

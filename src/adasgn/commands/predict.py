@@ -6,7 +6,10 @@ import argparse
 import json
 import sys
 
-from ..cli import UserError
+import torch
+
+from ..errors import UserError
+from ..inference import Recognizer
 
 HELP = """Classify skeleton sequences with a trained checkpoint. INPUT: a raw NTU RGB+D .skeleton,
 an MSR Action3D aXX_sYY_eZZ_skeleton3D.txt, a SHREC'17 skeletons_world.txt, a .npy of shape
@@ -43,10 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from ..inference import Recognizer
-
     if args.topk < 1:
         raise UserError("--topk must be at least 1")
     if args.threads:

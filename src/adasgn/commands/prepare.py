@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
-from ..cli import UserError
+from ..data import prepare as prep
+from ..data.synthetic import prepare_synthetic
+from ..errors import DataError, UserError
 
 DATASETS = ("ntu60", "ntu120", "shrec14", "shrec28", "msr", "synthetic")
 
@@ -50,16 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.dataset == "synthetic":
-        try:
-            mod = importlib.import_module("adasgn.data.synthetic")
-        except ModuleNotFoundError as exc:
-            if exc.name in ("adasgn.data.synthetic",):
-                raise UserError("the synthetic dataset is not available in this version") from None
-            raise
-        return int(mod.prepare_synthetic(args) or 0)
-
-    from ..data import prepare as prep
-    from ..data.readers import DataError
+        return int(prepare_synthetic(args) or 0)
 
     if not args.raw:
         raise UserError(f"{args.dataset} needs --raw PATH (the raw data folder)")

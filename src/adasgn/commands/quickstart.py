@@ -10,6 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.pkl import load_pkl
+from ..data.synthetic import generate_synthetic
+from ..engine.config import load_config
+from ..engine.plots import tradeoff_plot
+from ..engine.recipe import run_recipe
+
 HELP = """Generate the built-in synthetic dataset (genuine NTU .skeleton files through the real NTU
 reader and preprocessing), train SGN, the cheaper single models, then AdaSGN initialised from them
 (the paper's recipe, with a short schedule), evaluate everything once on the test split, print an
@@ -49,8 +55,6 @@ def _make_data(args) -> None:
     if path.is_file():
         print(f"[quickstart] using existing {path}", file=sys.stderr)
         return
-    from ..data.synthetic import generate_synthetic
-
     print(f"[quickstart] generating {args.num_samples} synthetic sequences -> {path}", file=sys.stderr)
     res = generate_synthetic(path, num_samples=args.num_samples, seed=args.seed,
                              progress=not args.no_progress)
@@ -60,8 +64,6 @@ def _make_data(args) -> None:
 
 def group_gmacs(run_dir: Path, pkl: str) -> dict:
     """Mean realised GMACs per class group (easy / hard / interaction) on the test split."""
-    from ..data.pkl import load_pkl
-
     z = np.load(run_dir / "scores_test.npz")
     meta = load_pkl(pkl).get("meta") or {}
     groups = meta.get("class_groups")
@@ -77,10 +79,6 @@ def group_gmacs(run_dir: Path, pkl: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.config import load_config
-    from ..engine.plots import tradeoff_plot
-    from ..engine.recipe import run_recipe
-
     t0 = time.time()
     _make_data(args)
     spec = json.loads(json.dumps(QUICKSTART))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import UserError
+from ..engine.config import ConfigError, load_config
+from ..engine.plots import tradeoff_plot
+from ..engine.recipe import run_recipe, run_sweep
+from ..errors import UserError
 
 RECIPE_HELP = """The paper's pipeline in one command: (SGN,) the six single models (joint choices x
 sizes, each with its learnable aggregation matrix), then AdaSGN initialised from them with the
@@ -34,8 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cfg(args):
-    from ..engine.config import ConfigError, load_config
-
     try:
         return load_config(args.config, args.overrides)
     except ConfigError as exc:
@@ -50,17 +51,12 @@ def _table(results: dict) -> str:
 
 
 def run_recipe_cmd(args) -> int:
-    from ..engine.recipe import run_recipe
-
     res = run_recipe(_cfg(args), progress=not args.no_progress)
     print(_table(res))
     return 0
 
 
 def run_sweep_cmd(args) -> int:
-    from ..engine.plots import tradeoff_plot
-    from ..engine.recipe import run_sweep
-
     cfg = _cfg(args)
     res = run_sweep(cfg, args.alphas, baselines=not args.no_baselines,
                     progress=not args.no_progress)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import UserError
+from ..engine.evaluate import test_checkpoint
+from ..errors import UserError
 
 HELP = """Evaluate a trained checkpoint: top-1/top-5, mean and per-class accuracy, realised compute
 (GMACs in the paper's convention and GFLOPs actually executed, per sample), the AdaSGN action-usage
@@ -31,8 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.evaluate import test_checkpoint
-
     try:
         rep = test_checkpoint(args.checkpoint, data=args.data, split=args.split, scores=args.scores,
                               budget=args.budget, budget_mode=args.budget_mode, batch_size=args.batch_size,

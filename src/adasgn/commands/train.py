@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 
-from ..cli import UserError
+from ..engine.config import ConfigError, load_config
+from ..engine.trainer import train
+from ..errors import DataError, UserError
 
 HELP = """Train one model from a YAML config (see configs/). Any config value can be overridden as
 key=value, e.g. `train.epochs=10 data.stream=bone model.name=adasgn adasgn.alpha=2`.
@@ -26,15 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.config import ConfigError, load_config
-    from ..engine.trainer import train
-
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    from ..data.readers import DataError
-
     try:
         result = train(cfg, resume=args.resume, progress=not args.no_progress)
     except FileNotFoundError as exc:

@@ -22,7 +22,6 @@ official code reseeded every worker with the same seed every epoch, spec 4.1).
 
 from __future__ import annotations
 
-import pickle
 import random
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
+from .pkl import load_pkl
 from .presets import get_preset
 from .transforms import Compose, build_pipeline
 
@@ -52,24 +52,14 @@ DEFAULT_HOLDOUT = 0.05
 
 
 def load_source(source: str | Path | Mapping[str, Any]) -> dict:
-    """The canonical pkl as a dict: a path (read with :mod:`adasgn.data.pkl` when available) or an
-    already-loaded dict (returned as is)."""
+    """The canonical pkl as a dict: a path (read and checked by :func:`adasgn.data.pkl.load_pkl`)
+    or an already-loaded dict (returned as is)."""
     if isinstance(source, Mapping):
         return source  # type: ignore[return-value]
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
-    try:  # the canonical reader (validation, clear errors) when it exists
-        from . import pkl as _pkl
-
-        for name in ("load_pkl", "load_annotations", "read_pkl", "load"):
-            fn = getattr(_pkl, name, None)
-            if callable(fn):
-                return fn(path)
-    except ImportError:
-        pass
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+    return load_pkl(path)
 
 
 def holdout(names: Sequence[str], fraction: float = DEFAULT_HOLDOUT, seed: int = 0,
@@ -235,13 +225,19 @@ _holdout_fn = holdout  # the constructor's ``holdout`` argument shadows the func
 class EpochSampler(Sampler):
     """Yields ``(index, epoch)``; shuffles with a generator seeded by (seed, epoch).
 
-    Each ``iter()`` is one epoch and advances the epoch counter; :meth:`set_epoch` sets the next
-    one explicitly (resume). Because the epoch travels with every index, workers see it even
-    when they are persistent.
+    Each ``iter()`` is one epoch and advances the epoch counter (unless ``advance=False``:
+    evaluation); :meth:`set_epoch` sets the next one explicitly (resume). Because the epoch
+    travels with every index, workers see it even when they are persistent.
+
+    Under DDP (``world_size`` > 1) rank ``r`` takes every ``world_size``-th index of the epoch's
+    order; with ``even`` all ranks get the same count (the tail is dropped, training), without it
+    every sample is taken exactly once over all ranks (evaluation).
     """
 
-    def __init__(self, n: int, shuffle: bool, seed: int = 0):
+    def __init__(self, n: int, shuffle: bool, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 even: bool = True, advance: bool = True):
         self.n, self.shuffle, self.seed = int(n), bool(shuffle), int(seed)
+        self.rank, self.world_size, self.even, self.advance = int(rank), int(world_size), even, advance
         self._next_epoch = 0
         self.epoch = 0
 
@@ -249,37 +245,44 @@ class EpochSampler(Sampler):
         self._next_epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.n
+        if self.even:
+            return self.n // self.world_size
+        return len(range(self.rank, self.n, self.world_size))
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         epoch = self._next_epoch
-        self._next_epoch += 1
+        if self.advance:
+            self._next_epoch += 1
         self.epoch = epoch
         if self.shuffle:
             order = np.random.default_rng([self.seed, epoch, 0x5A3D]).permutation(self.n)
         else:
             order = np.arange(self.n)
+        order = order[self.rank::self.world_size][:len(self)]
         return iter([(int(i), epoch) for i in order])
 
 
 def build_loader(dataset: SkeletonDataset, batch_size: int = 64, train: bool = True,
                  num_workers: int = 0, seed: int | None = None, shuffle: bool | None = None,
                  drop_last: bool | None = None, pin_memory: bool = False,
-                 persistent_workers: bool = False, **kwargs) -> DataLoader:
+                 persistent_workers: bool = False, rank: int = 0, world_size: int = 1,
+                 **kwargs) -> DataLoader:
     """A DataLoader over ``dataset`` yielding ``(x (N,C,T,V,M), label (N,), index (N,))``.
 
     Train defaults follow the official code (shuffle, drop the last partial batch); test keeps
     order and every sample. ``seed`` (default: ``dataset.seed``) drives shuffling and the
     augmentation; each worker gets a different seed every epoch (see :func:`seed_worker`).
-    ``loader.sampler.set_epoch(e)`` selects the epoch explicitly.
+    ``loader.sampler.set_epoch(e)`` selects the epoch explicitly. ``rank`` / ``world_size``
+    shard the samples for DDP (:class:`EpochSampler`).
     """
     if seed is not None:
         dataset.seed = int(seed)
     shuffle = train if shuffle is None else shuffle
     drop_last = train if drop_last is None else drop_last
-    if drop_last and len(dataset) < batch_size:
+    sampler = EpochSampler(len(dataset), shuffle, dataset.seed, rank=rank, world_size=world_size,
+                           even=train, advance=train)
+    if drop_last and len(sampler) < batch_size:
         drop_last = False  # never an empty epoch on a tiny dataset
-    sampler = EpochSampler(len(dataset), shuffle, dataset.seed)
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -33,8 +33,9 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ..atomic import atomic_write as atomic_write_bytes
-from .readers import DataError
+from .. import __version__
+from ..atomic import atomic_write
+from ..errors import DataError
 
 __all__ = [
     "REQUIRED_KEYS",
@@ -42,7 +43,6 @@ __all__ = [
     "save_pkl",
     "make_annotation",
     "validate_annotation",
-    "atomic_write_bytes",
 ]
 
 REQUIRED_KEYS = ("frame_dir", "label", "keypoint")
@@ -169,13 +169,11 @@ def save_pkl(
     ``meta`` gets ``adasgn_version`` added; recommended keys are ``dataset``, ``layout``
     (a built-in name or a YAML path) and ``class_names``.
     """
-    from .. import __version__
-
     meta = dict(meta or {})
     meta.setdefault("adasgn_version", __version__)
     data = {"split": {k: list(v) for k, v in (split or {}).items()},
             "annotations": list(annotations), "meta": meta}
     if validate:
         data = _validate_all(data, os.fspath(path))
-    atomic_write_bytes(path, pickle.dumps(data, protocol=PICKLE_PROTOCOL))
+    atomic_write(path, pickle.dumps(data, protocol=PICKLE_PROTOCOL))
     return data

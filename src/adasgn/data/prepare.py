@@ -29,12 +29,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 
 from .classes import CLASS_NAMES
-from .pkl import atomic_write_bytes, save_pkl
+from .. import __version__
+from ..atomic import atomic_write
+from .pkl import save_pkl
 from .readers import (
     DataError,
     NTUSkeleton,
@@ -88,13 +90,13 @@ class PrepareResult:
     rejects_path: Path | None
     num_files: int
     kept: int
-    rejects: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    rejects: list[Reject] = field(default_factory=list)
     split_counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
     def reject_counts(self) -> Counter:
-        return Counter(reject_kind(r) for _, r in self.rejects)
+        return Counter(r.kind for r in self.rejects)
 
     @property
     def ms_per_file(self) -> float:
@@ -106,7 +108,7 @@ class PrepareResult:
         if self.rejects:
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.reject_counts.items()))
             lines.append(f"  rejected by reason: {kinds}")
-            for name, reason in self.rejects[:5]:
+            for name, reason, _ in self.rejects[:5]:
                 lines.append(f"    {name}: {reason}")
             if len(self.rejects) > 5:
                 lines.append(f"    ... {len(self.rejects) - 5} more in {self.rejects_path}")
@@ -121,36 +123,18 @@ class PrepareResult:
         return "\n".join(lines)
 
 
-_KINDS = (
-    ("missing-skeleton list", "listed as missing"),
-    ("empty file", "empty"),
-    ("no body", "no body"),
-    ("truncated", "truncated"),
-    ("NaN/Inf", "NaN/Inf"),
-    ("non-numeric", "non-numeric"),
-    ("joints, expected", "wrong joint count"),
-    ("multiple of 20", "wrong joint count"),
-    ("all frames are zero", "all-zero"),
-    ("all zero", "all-zero"),
-    ("denoising", "denoised away"),
-    ("file name", "bad name"),
-    ("not found", "file not found"),
-    ("frames, the index says", "length mismatch"),
-)
+class Reject(NamedTuple):
+    """A file that could not be used: its name, the reason (a sentence) and a short kind."""
+
+    name: str
+    reason: str
+    kind: str
 
 
-def reject_kind(reason: str) -> str:
-    """A short category for a reject reason (for the summary)."""
-    for key, kind in _KINDS:
-        if key in reason:
-            return kind
-    return "format error"
-
-
-def _write_rejects(out: Path, rejects: Sequence[tuple[str, str]]) -> Path:
+def _write_rejects(out: Path, rejects: Sequence[Reject]) -> Path:
     path = out.with_name(out.name + ".rejects.txt")
-    text = "".join(f"{name}\t{reason}\n" for name, reason in sorted(rejects))
-    atomic_write_bytes(path, text.encode("utf-8"))
+    text = "".join(f"{r.name}\t{r.reason}\n" for r in sorted(rejects))
+    atomic_write(path, text.encode("utf-8"))
     return path
 
 
@@ -183,15 +167,15 @@ def _map(fn: Callable, tasks: Sequence, workers: int | None, progress: bool, des
 
 
 def _safe(fn: Callable, name: str, *args) -> tuple:
-    """Run one file's job: ("ok", payload) or ("reject", name, reason); never raises."""
+    """Run one file's job: ("ok", payload) or ("reject", name, reason, kind); never raises."""
     try:
         return ("ok", fn(*args))
     except DataError as exc:
-        return ("reject", name, _strip_path(str(exc)))
+        return ("reject", name, _strip_path(str(exc)), exc.kind)
     except MemoryError:
-        return ("reject", name, "out of memory while reading")
+        return ("reject", name, "out of memory while reading", "out of memory")
     except Exception as exc:  # a bug or an unforeseen input: report it, keep going
-        return ("reject", name, f"unexpected error {type(exc).__name__}: {exc}")
+        return ("reject", name, f"unexpected error {type(exc).__name__}: {exc}", "unexpected error")
 
 
 def _strip_path(msg: str) -> str:
@@ -216,8 +200,6 @@ def _finish(dataset: str, out: str | os.PathLike, samples: list[dict], rejects: 
 
 
 def _base_meta(dataset: str, layout: str, raw: Any, **extra: Any) -> dict:
-    from .. import __version__
-
     names = CLASS_NAMES.get(dataset)
     meta = {"dataset": dataset, "layout": layout, "num_classes": len(names) if names else None,
             "class_names": list(names) if names else None, "adasgn_version": __version__,
@@ -234,7 +216,7 @@ def ntu_name_info(name: str) -> dict[str, int]:
     """``SsssCcccPpppRrrrAaaa`` -> setup, camera, performer, replication, action (1-based)."""
     m = _NTU_NAME.fullmatch(name)
     if not m:
-        raise DataError(f"{name}: file name does not match SsssCcccPpppRrrrAaaa")
+        raise DataError(f"{name}: file name does not match SsssCcccPpppRrrrAaaa", "bad name")
     s, c, p, r, a = (int(g) for g in m.groups())
     return {"setup": s, "camera": c, "performer": p, "replication": r, "action": a}
 
@@ -271,7 +253,7 @@ def ntu_denoise(skel: NTUSkeleton, true_frames: bool = False) -> tuple[np.ndarra
     bodies = list(skel.bodies.values())
     info: dict[str, Any] = {"num_body_ids": len(bodies)}
     if not bodies:
-        raise DataError(f"{skel.path}: no body in any frame (empty skeleton)")
+        raise DataError(f"{skel.path}: no body in any frame (empty skeleton)", "no body")
     num_frames = skel.num_valid_frames
     if len(bodies) == 1:
         b = bodies[0]
@@ -287,7 +269,7 @@ def ntu_denoise(skel: NTUSkeleton, true_frames: bool = False) -> tuple[np.ndarra
     info["dropped_by_length"] = [b.body_id for b in bodies if b.num_frames <= LENGTH_THRESHOLD]
     if not kept:
         raise DataError(f"{skel.path}: denoising left no body: all {len(bodies)} bodies have "
-                        f"<= {LENGTH_THRESHOLD} frames")
+                        f"<= {LENGTH_THRESHOLD} frames", "denoised away")
     # 2. spread filter (while more than one body remains)
     dropped_spread = []
     if len(kept) > 1:
@@ -339,7 +321,8 @@ def ntu_denoise(skel: NTUSkeleton, true_frames: bool = False) -> tuple[np.ndarra
     if not actor2 or not np.any(joints[:, 75:]):
         joints = np.ascontiguousarray(joints[:, :75])
     if len(joints) == 0:
-        raise DataError(f"{skel.path}: denoising left no frame with data (all zero)")
+        raise DataError(f"{skel.path}: denoising left no frame with data (all zero)",
+                        "all-zero")
     return joints, info
 
 
@@ -352,7 +335,7 @@ def ntu_centre(joints: np.ndarray) -> np.ndarray:
     present = np.any(kp != 0, axis=(2, 3))  # (T, M)
     nz = np.flatnonzero(present[:, 0])
     if len(nz) == 0:
-        raise DataError("actor 1 is all zero: no frame to centre on")
+        raise DataError("actor 1 is all zero: no frame to centre on", "all-zero")
     origin = kp[nz[0], 0, 1].copy()
     out = (kp - origin) * present[:, :, None, None]
     return np.ascontiguousarray(out.transpose(1, 0, 2, 3), dtype=np.float32)
@@ -365,7 +348,7 @@ def process_ntu_file(path: str | os.PathLike, true_frames: bool = False) -> tupl
     try:
         kp = ntu_centre(joints)
     except DataError as exc:
-        raise DataError(f"{path}: {exc}") from None
+        raise DataError(f"{path}: {exc}", exc.kind) from None
     return kp, info
 
 
@@ -433,25 +416,29 @@ def prepare_ntu(
         missing_names = _read_name_list(missing)
     else:
         missing_names = {str(m).removesuffix(".skeleton") for m in missing}
-    rejects: list[tuple[str, str]] = []
+    rejects: list[Reject] = []
     tasks = []
     seen: set[str] = set()
     for p in files:
         name = p.name.removesuffix(".skeleton")
         if name in missing_names:
-            rejects.append((p.name, "listed as missing in the missing-skeleton list (skipped)"))
+            rejects.append(Reject(p.name, "listed as missing in the missing-skeleton list (skipped)",
+                                  "listed as missing"))
             continue
         try:
             info = ntu_name_info(name)
         except DataError:
-            rejects.append((p.name, "file name does not match SsssCcccPpppRrrrAaaa"))
+            rejects.append(Reject(p.name, "file name does not match SsssCcccPpppRrrrAaaa", "bad name"))
             continue
         if not 1 <= info["action"] <= max_action:
-            rejects.append((p.name, f"action A{info['action']:03d} is not one of the {max_action} "
-                                    f"classes of {dataset}" + (" (use ntu120)" if dataset == "ntu60" else "")))
+            rejects.append(Reject(p.name, f"action A{info['action']:03d} is not one of the "
+                                          f"{max_action} classes of {dataset}"
+                                          + (" (use ntu120)" if dataset == "ntu60" else ""),
+                                  "unknown class"))
             continue
         if name in seen:
-            rejects.append((str(p), "duplicate sample name (an earlier file has the same name)"))
+            rejects.append(Reject(str(p), "duplicate sample name (an earlier file has the same name)",
+                                  "duplicate"))
             continue
         seen.add(name)
         tasks.append((str(p), name, info["action"] - 1, true_frames))
@@ -460,7 +447,7 @@ def prepare_ntu(
     split: dict[str, list[str]] = {}
     for r in results:
         if r[0] == "reject":
-            rejects.append((r[1] + ".skeleton", r[2]))
+            rejects.append(Reject(r[1] + ".skeleton", r[2], r[3]))
             continue
         name, label, kp, nbody = r[1]
         samples.append({"frame_dir": name, "label": label, "total_frames": int(kp.shape[1]),
@@ -497,7 +484,7 @@ def process_msr_file(path: str | os.PathLike) -> np.ndarray:
     xyz = read_msr(path)
     mask = nonzero_frames(xyz)
     if not mask.any():
-        raise DataError(f"{path}: all frames are zero (no skeleton data)")
+        raise DataError(f"{path}: all frames are zero (no skeleton data)", "all-zero")
     xyz = xyz[mask]
     xyz = xyz - xyz[0, MSR_CENTRE_JOINT]
     return np.ascontiguousarray(xyz[None], dtype=np.float32)
@@ -514,23 +501,25 @@ def prepare_msr(raw: str | os.PathLike, out: str | os.PathLike, workers: int | N
     odd subjects 1, 3, 5, 7, 9 train = ``xsub_train``, even subjects test = ``xsub_val``)."""
     t0 = time.perf_counter()
     files = _collect(raw, "*_skeleton3D.txt")
-    rejects: list[tuple[str, str]] = []
+    rejects: list[Reject] = []
     tasks = []
     for p in files:
         m = _MSR_NAME.fullmatch(p.name.removesuffix(".txt"))
         if not m:
-            rejects.append((p.name, "file name does not match aXX_sYY_eZZ_skeleton3D.txt"))
+            rejects.append(Reject(p.name, "file name does not match aXX_sYY_eZZ_skeleton3D.txt",
+                                  "bad name"))
             continue
         a, s, _ = (int(g) for g in m.groups())
         if not 1 <= a <= 20:
-            rejects.append((p.name, f"action a{a:02d} is not one of the 20 MSR classes"))
+            rejects.append(Reject(p.name, f"action a{a:02d} is not one of the 20 MSR classes",
+                                  "unknown class"))
             continue
         tasks.append((str(p), p.name.removesuffix("_skeleton3D.txt"), a - 1, s))
     results = _map(_msr_job, tasks, workers, progress, "prepare msr")
     samples, split = [], {"xsub_train": [], "xsub_val": []}
     for r in results:
         if r[0] == "reject":
-            rejects.append((r[1] + "_skeleton3D.txt", r[2]))
+            rejects.append(Reject(r[1] + "_skeleton3D.txt", r[2], r[3]))
             continue
         name, label, subject, kp = r[1]
         samples.append({"frame_dir": name, "label": label, "total_frames": int(kp.shape[1]),
@@ -551,13 +540,14 @@ def shrec_normalise(xyz: np.ndarray) -> np.ndarray:
     is non-zero. Raises DataError when there is no data or the hand has no size."""
     xyz = xyz[nonzero_frames(xyz)].astype(np.float64)
     if len(xyz) == 0:
-        raise DataError("all frames are zero (no skeleton data)")
+        raise DataError("all frames are zero (no skeleton data)", "all-zero")
     nzj = np.any(xyz != 0, axis=2, keepdims=True)
     xyz = np.where(nzj, xyz - xyz[0, 0], 0.0)
     size = np.linalg.norm(xyz[:, 10] - xyz[:, 0], axis=1)
     ok = np.flatnonzero(size > 0)
     if len(ok) == 0:
-        raise DataError("hand has zero size (wrist and middle-finger base coincide in every frame)")
+        raise DataError("hand has zero size (wrist and middle-finger base coincide in every frame)",
+                        "all-zero")
     return (xyz / size[ok[0]]).astype(np.float32)
 
 
@@ -567,11 +557,12 @@ def _shrec_job(task: tuple) -> tuple:
     def one():
         xyz = read_shrec(path)
         if size and len(xyz) != size:
-            raise DataError(f"{path}: {len(xyz)} frames, the index says {size} (truncated?)")
+            raise DataError(f"{path}: {len(xyz)} frames, the index says {size} (truncated?)",
+                            "length mismatch")
         try:
             kp = shrec_normalise(xyz)
         except DataError as exc:
-            raise DataError(f"{path}: {exc}") from None
+            raise DataError(f"{path}: {exc}", exc.kind) from None
         return name, label, split, kp[None]
 
     return _safe(one, name)
@@ -604,12 +595,12 @@ def prepare_shrec(raw: str | os.PathLike, out: str | os.PathLike, classes: int =
         for e in read_shrec_index(index_path):
             n_entries += 1
             if e.name in seen:
-                rejects.append((e.name, f"listed twice (again in {index_path.name})"))
+                rejects.append(Reject(e.name, f"listed twice (again in {index_path.name})", "duplicate"))
                 continue
             seen.add(e.name)
             path = index_path.parent / e.relpath()
             if not path.is_file():
-                rejects.append((e.relpath(), "file not found"))
+                rejects.append(Reject(e.relpath(), "file not found", "file not found"))
                 continue
             label = (e.label14 if classes == 14 else e.label28) - 1
             tasks.append((str(path), e.name, label, e.size, split_name))
@@ -617,7 +608,7 @@ def prepare_shrec(raw: str | os.PathLike, out: str | os.PathLike, classes: int =
     samples, split = [], {"train": [], "val": []}
     for r in results:
         if r[0] == "reject":
-            rejects.append((r[1], r[2]))
+            rejects.append(Reject(r[1], r[2], r[3]))
             continue
         name, label, split_name, kp = r[1]
         samples.append({"frame_dir": name, "label": label, "total_frames": int(kp.shape[1]),

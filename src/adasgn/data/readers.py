@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import DataError
+
 __all__ = [
     "DataError",
     "NTUBody",
@@ -44,8 +46,6 @@ __all__ = [
 ]
 
 
-class DataError(ValueError):
-    """A raw data file that cannot be used; the message names the file and the problem."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,8 +133,8 @@ _MASK_HI = np.array([(~((1 << (8 * max(k - 8, 0))) - 1)) & 0xFFFFFFFFFFFFFFFF fo
                     dtype=np.uint64)
 
 
-def _fail(path: str, msg: str) -> DataError:
-    return DataError(f"{path}: {msg}")
+def _fail(path: str, msg: str, kind: str = "format error") -> DataError:
+    return DataError(f"{path}: {msg}", kind)
 
 
 def read_ntu_skeleton(path: str | os.PathLike, num_joints: int = 25) -> NTUSkeleton:
@@ -151,14 +151,14 @@ def read_ntu_skeleton(path: str | os.PathLike, num_joints: int = 25) -> NTUSkele
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror or exc}") from None
+        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
     return parse_ntu_skeleton(data, path, num_joints)
 
 
 def parse_ntu_skeleton(data: bytes, path: str = "<bytes>", num_joints: int = 25) -> NTUSkeleton:
     """:func:`read_ntu_skeleton` on the bytes of a file (``path`` is used in messages)."""
     if not data or data.isspace():
-        raise _fail(path, "empty file")
+        raise _fail(path, "empty file", "empty file")
     buf = np.frombuffer(data, dtype=np.uint8)
     nl = np.flatnonzero(buf == 10)
     starts = np.empty(len(nl) + 1, dtype=np.int64)
@@ -228,7 +228,7 @@ def _ntu_structure_walk(data: bytes, path: str, starts: np.ndarray, ends: np.nda
 
     def count(k: int, what: str) -> int:
         if k >= nlines:
-            raise _fail(path, f"truncated: file ends at line {nlines} where the {what} was expected")
+            raise _fail(path, f"truncated: file ends at line {nlines} where the {what} was expected", "truncated")
         text = data[st[k]:en[k]]
         try:
             val = int(text)
@@ -253,15 +253,15 @@ def _ntu_structure_walk(data: bytes, path: str, starts: np.ndarray, ends: np.nda
         per_frame.append(b)
         for _ in range(b):
             if k >= nlines:
-                raise _fail(path, f"truncated: file ends in frame {f + 1} of {num_frames} (body info expected)")
+                raise _fail(path, f"truncated: file ends in frame {f + 1} of {num_frames} (body info expected)", "truncated")
             info = data[st[k]:en[k]].split()
             if len(info) != 10:
                 raise _fail(path, f"line {k + 1}: body info of frame {f + 1} has {len(info)} values, expected 10")
             nj = count(k + 1, f"joint count of frame {f + 1}")
             if nj != num_joints:
-                raise _fail(path, f"line {k + 2}: frame {f + 1} has a body with {nj} joints, expected {num_joints}")
+                raise _fail(path, f"line {k + 2}: frame {f + 1} has a body with {nj} joints, expected {num_joints}", "wrong joint count")
             if k + 2 + nj > nlines:
-                raise _fail(path, f"truncated: file ends inside the joints of frame {f + 1} of {num_frames}")
+                raise _fail(path, f"truncated: file ends inside the joints of frame {f + 1} of {num_frames}", "truncated")
             ids.append(info[0])
             valid_idx.append(valid)
             raw_idx.append(f)
@@ -457,9 +457,9 @@ def _finite_values(path, k: int, toks: list, where: str = "") -> list[float]:
         try:
             v = float(t)
         except ValueError:
-            raise _fail(path, f"line {k + 1}: non-numeric value {shown!r}{where}") from None
+            raise _fail(path, f"line {k + 1}: non-numeric value {shown!r}{where}", "non-numeric") from None
         if not math.isfinite(v):
-            raise _fail(path, f"line {k + 1}: NaN/Inf value {shown!r}{where}")
+            raise _fail(path, f"line {k + 1}: NaN/Inf value {shown!r}{where}", "NaN/Inf")
         vals.append(v)
     return vals
 
@@ -479,12 +479,12 @@ def _read_table(path: str | os.PathLike, ncols: int, what: str) -> np.ndarray:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror or exc}") from None
+        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
     if not data.strip():
-        raise _fail(path, "empty file")
+        raise _fail(path, "empty file", "empty file")
     body = data.rstrip()
     if not data[len(body):].count(b"\n"):
-        raise _fail(path, "truncated: the last line has no line terminator")
+        raise _fail(path, "truncated: the last line has no line terminator", "truncated")
     lines = body.split(b"\n")
     toks: list[bytes] = []
     for i, line in enumerate(lines):
@@ -503,13 +503,13 @@ def _read_table(path: str | os.PathLike, ncols: int, what: str) -> np.ndarray:
                     float(t)
                 except ValueError:
                     shown = t.decode("ascii", "replace")[:40]
-                    raise _fail(path, f"line {i + 1}: non-numeric value {shown!r}") from None
-        raise _fail(path, "non-numeric value") from None
+                    raise _fail(path, f"line {i + 1}: non-numeric value {shown!r}", "non-numeric") from None
+        raise _fail(path, "non-numeric value", "non-numeric") from None
     arr = arr.reshape(len(lines), ncols)
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.flatnonzero(bad.any(axis=1))[0])
-        raise _fail(path, f"line {i + 1}: NaN/Inf value")
+        raise _fail(path, f"line {i + 1}: NaN/Inf value", "NaN/Inf")
     return arr
 
 
@@ -528,7 +528,7 @@ def read_msr(path: str | os.PathLike, drop_zero_frames: bool = False) -> np.ndar
     arr = _read_table(path, 4, "x y z confidence")
     if len(arr) % 20:
         raise _fail(os.fspath(path), f"truncated or wrong joint count: {len(arr)} lines is not a "
-                                     "multiple of 20 (20 joints per frame)")
+                                     "multiple of 20 (20 joints per frame)", "truncated")
     xyz = arr.reshape(-1, 20, 4)[:, :, :3].astype(np.float32)
     if drop_zero_frames:
         xyz = xyz[nonzero_frames(xyz)]
@@ -572,9 +572,9 @@ def read_shrec_index(path: str | os.PathLike) -> list[ShrecIndexEntry]:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror or exc}") from None
+        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
     if not data.strip():
-        raise _fail(path, "empty file")
+        raise _fail(path, "empty file", "empty file")
     out = []
     for i, line in enumerate(data.strip().split(b"\n")):
         parts = line.split()

@@ -23,6 +23,7 @@ number of workers.
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
@@ -32,6 +33,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from tqdm import tqdm
+
+from .prepare import prepare_ntu
 
 __all__ = [
     "CLASSES",
@@ -222,11 +226,6 @@ class Pose:
 
     def r_head(self) -> np.ndarray:
         return self.r_torso() @ _rot("x", -self.head_pitch) @ _rot("z", -self.head_roll)
-
-    def head_point(self, offset: Sequence[float]) -> np.ndarray:
-        """A point given in the head frame (origin at the head joint), in scene coordinates."""
-        j = self.joints_core()
-        return j["head"] + _apply(self.r_head(), np.asarray(offset, dtype=np.float64))
 
     def joints_core(self) -> dict[str, np.ndarray]:
         b = self.body
@@ -797,8 +796,6 @@ def write_raw(out_dir: str | Path, num_samples: int = DEFAULT_NUM_SAMPLES, seed:
         it = map(_write_one, jobs)
         names = list(_progress(it, len(jobs), progress))
     else:
-        import multiprocessing as mp
-
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
         with ctx.Pool(workers) as pool:
             names = list(_progress(pool.imap(_write_one, jobs, chunksize=32), len(jobs), progress))
@@ -814,12 +811,7 @@ def _workers(workers: int | None) -> int:
 def _progress(it, total: int, on: bool):
     if not on:
         return it
-    try:
-        from tqdm import tqdm
-
-        return tqdm(it, total=total, desc="synthetic: writing .skeleton files", unit="file")
-    except ImportError:  # pragma: no cover
-        return it
+    return tqdm(it, total=total, desc="synthetic: writing .skeleton files", unit="file")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -845,8 +837,6 @@ def generate_synthetic(out: str | Path, num_samples: int = DEFAULT_NUM_SAMPLES, 
     and run the NTU preprocessing on them (:func:`adasgn.data.prepare.prepare_ntu`, NTU-60
     rules: denoising, centring, xsub/xview splits); the pkl gets the synthetic meta.
     Returns the :class:`~adasgn.data.prepare.PrepareResult`."""
-    from .prepare import prepare_ntu
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     keep_raw = (raw is not None) if keep_raw is None else keep_raw

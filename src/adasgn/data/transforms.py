@@ -441,18 +441,3 @@ class FormatInput(_Step):
         out[..., :m] = kp[:m].transpose(3, 1, 2, 0)
         sample["input"] = out
         return sample
-
-
-def step_names() -> list[str]:
-    return sorted(TRANSFORMS)
-
-
-def pipeline_to_config(steps: Sequence[Callable]) -> list[dict]:
-    """Best-effort inverse of :func:`build_pipeline` for registered steps (for logging)."""
-    out = []
-    for s in steps:
-        cfg = {"type": type(s).__name__}
-        for f in getattr(s, "_fields", ()):
-            cfg[f] = getattr(s, f)
-        out.append(cfg)
-    return out

@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import __version__
 from ..atomic import atomic_write
-
-atomic_write_bytes = atomic_write  # the package's one atomic writer (adasgn.atomic)
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
-    atomic_write_bytes(path, lambda f: torch.save(state, f))
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -69,8 +68,6 @@ def _py_state_from_list(st) -> tuple:
 
 
 def versions() -> dict[str, Any]:
-    from .. import __version__
-
     return {
         "adasgn": __version__,
         "torch": str(torch.__version__),

@@ -54,25 +54,3 @@ def all_gather_objects(obj):
     out = [None] * world_size()
     dist.all_gather_object(out, obj)
     return out
-
-
-def all_reduce_mean(value: float, device: torch.device) -> float:
-    if not is_distributed():
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return float(t.item()) / world_size()
-
-
-class ShardSampler(torch.utils.data.Sampler):
-    """Evaluation sampler: rank r takes indices r, r+W, ... -- no padding, no duplicates, so every
-    sample is evaluated exactly once over all ranks."""
-
-    def __init__(self, n: int):
-        self.n, self.r, self.w = n, rank(), world_size()
-
-    def __iter__(self):
-        return iter(range(self.r, self.n, self.w))
-
-    def __len__(self):
-        return len(range(self.r, self.n, self.w))

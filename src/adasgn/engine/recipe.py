@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import sys
 from pathlib import Path
 
+import torch
+
 from ..data.presets import get_preset
 from ..skeleton import get_layout
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config
 from .trainer import train
 
@@ -61,12 +65,6 @@ def run_singles(cfg: Config, progress: bool = True) -> list[Path]:
 
 def _sgn_to_single(sgn_dir: Path, stage_dir: Path, joints: int) -> None:
     """SGN is the big full-joint single with an identity aggregation matrix."""
-    import shutil
-
-    import torch
-
-    from .checkpoint import load_checkpoint, save_checkpoint
-
     dst = stage_dir / "checkpoints" / "best.pt"
     if dst.is_file():
         return

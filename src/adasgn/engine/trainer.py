@@ -20,6 +20,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..losses import AdaSGNLoss, label_smoothing_cross_entropy
+from ..models.flops import count_params
+from ..models.losses import build_criterion
 from . import distributed as D
 from .checkpoint import (
     load_checkpoint,
@@ -39,31 +41,12 @@ from .checkpoint import (
     versions,
 )
 from .config import Config, save_config
-from .data import build_eval_loader, build_train_loader, load_data
-from .metrics import classification_report
+from .data import load_data
+from .evaluate import autocast, evaluate, save_scores, summarize
+from .run import build_model
 
 # ---------------------------------------------------------------------------------------------
-# model construction
-
-
-def build_model(cfg: Config, preset, layout) -> nn.Module:
-    from ..models import create_model
-
-    m = cfg.model
-    common = dict(num_classes=preset.num_classes, in_channels=preset.in_channels,
-                  num_frames=cfg.data.num_frames, dropout=m.dropout,
-                  skip_empty_persons=m.skip_empty_persons)
-    if m.name == "sgn":
-        return create_model("sgn", num_joints=layout.num_joints, size=m.size, **common, **m.options)
-    if m.name == "single":
-        joints = m.joints or layout.num_joints
-        return create_model("single", layout=layout.name, joints=joints, size=m.size, **common,
-                            **m.options)
-    return create_model("adasgn", layout=layout.name, **common, **m.options)
-
-
-def is_adaptive(model: nn.Module) -> bool:
-    return hasattr(model, "choices")
+# seeds
 
 
 def seed_everything(seed: int) -> None:
@@ -77,114 +60,26 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# evaluation
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, loader, device: torch.device, num_classes: int, desc: str = "eval",
-             amp: str = "none", progress: bool = True) -> dict:
-    """Per-sample scores, labels and (AdaSGN) decisions / realised GMACs, gathered over ranks."""
-    model.eval()
-    net = model.module if hasattr(model, "module") else model
-    idx_all, scores_all, gmacs_all, dec_all = [], [], [], []
-    bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and D.is_main()),
-               file=sys.stderr, dynamic_ncols=True)
-    for x, y, idx in bar:
-        x = x.to(device, non_blocking=True)
-        with _autocast(device, amp):
-            out = net(x)
-        if isinstance(out, tuple):
-            logits, info = out
-            gmacs_all.append(info.gmacs.double().cpu())
-            dec_all.append(info.decisions.cpu())
-        else:
-            logits = out
-        scores_all.append(logits.float().cpu())
-        idx_all.append(idx.cpu())
-    local = {
-        "index": torch.cat(idx_all).numpy() if idx_all else np.zeros(0, np.int64),
-        "scores": torch.cat(scores_all).numpy() if scores_all else np.zeros((0, num_classes), np.float32),
-        "gmacs": torch.cat(gmacs_all).numpy() if gmacs_all else None,
-        "decisions": torch.cat(dec_all).numpy() if dec_all else None,
-    }
-    parts = D.all_gather_objects(local)
-    order = np.concatenate([p["index"] for p in parts])
-    perm = np.argsort(order, kind="stable")
-    res = {"index": order[perm], "scores": np.concatenate([p["scores"] for p in parts])[perm]}
-    if parts[0]["gmacs"] is not None:
-        res["gmacs"] = np.concatenate([p["gmacs"] for p in parts])[perm]
-        res["decisions"] = np.concatenate([p["decisions"] for p in parts])[perm]
-    else:  # a static model costs the same on every person-sequence
-        res["gmacs"] = np.full(len(order), static_gmacs(net), dtype=np.float64)
-    return res
-
-
-def summarize(res: dict, labels: np.ndarray, num_classes: int, model: nn.Module) -> dict:
-    rep = classification_report(res["scores"], labels[res["index"]], num_classes)
-    net = model.module if hasattr(model, "module") else model
-    rep["gmacs"] = float(np.mean(res["gmacs"])) if len(res["gmacs"]) else float("nan")
-    if "decisions" in res:
-        rep["usage"] = usage_fractions(res["decisions"], net)
-    return rep
-
-
-def usage_fractions(decisions: np.ndarray, net: nn.Module) -> dict:
-    """Share of frames (over samples, present persons and frames) that chose each branch."""
-    names = [c.name for c in net.choices]
-    if getattr(net.cfg, "policy", None) == "fuse":  # every branch on every frame
-        return {n: 1.0 for n in names}
-    d = decisions[decisions >= 0]  # -1 marks skipped (empty) person slots
-    total = max(len(d), 1)
-    return {n: float((d == i).sum()) / total for i, n in enumerate(names)}
-
-
-def static_gmacs(net: nn.Module) -> float:
-    """Paper GMACs of a static model on one 20-frame person sequence (cached on the module)."""
-    from ..flops import paper_macs
-
-    cached = getattr(net, "_adasgn_static_gmacs", None)
-    if cached is None:
-        cfg = net.cfg
-        v = getattr(net, "num_joints", None) or cfg.num_joints
-        p = next(net.parameters())
-        x = torch.randn(1, cfg.in_channels, cfg.num_frames, v, 1, device=p.device)
-        cached = paper_macs(net, lambda: net(x)) / 1e9
-        object.__setattr__(net, "_adasgn_static_gmacs", cached)
-    return cached
-
-
-class _NullCtx:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *a):
-        return False
-
-
-def _autocast(device: torch.device, amp: str):
-    if amp == "bf16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return _NullCtx()
-
-
-# ---------------------------------------------------------------------------------------------
 # training
 
 
 def apply_freeze(model: nn.Module, cfg: Config, epoch: int) -> None:
-    """Freeze rules: ``train.freeze`` {name substring: first trainable epoch}; and, for AdaSGN
-    loaded from singles, ``train.freeze_epochs`` freezes spatial modules + matrices (BN stats too)."""
+    """Freeze rules: ``train.freeze`` {name substring: first trainable epoch}; and, for a model
+    initialised from singles (``adasgn.pretrained``), ``train.freeze_epochs`` freezes its
+    pretrained branches (spatial modules + matrices, BN statistics too)."""
     for pattern, until in (cfg.train.freeze or {}).items():
         for name, p in model.named_parameters():
             if pattern in name:
                 p.requires_grad_(epoch >= int(until))
-    if is_adaptive(model) and cfg.adasgn.pretrained and cfg.train.freeze_epochs > 0:
-        from ..models.adasgn import freeze_pretrained
-
-        freeze_pretrained(model, epoch < cfg.train.freeze_epochs)
+    if cfg.adasgn.pretrained and cfg.train.freeze_epochs > 0:
+        model.freeze_pretrained(epoch < cfg.train.freeze_epochs)
 
 
-_FAULT = {"batches": 0}  # training batches run in this process (fault injection, tests only)
+# The one fault-injection point (crash tests): ADASGN_KILL_AFTER_BATCHES=N makes the process
+# SIGKILL itself before its (N+1)-th training batch, counted over every run in the process, so a
+# multi-stage recipe can be killed inside any stage -- a hard crash, mid-epoch, at a known place.
+FAULT_ENV = "ADASGN_KILL_AFTER_BATCHES"
+_FAULT = {"batches": 0}
 
 
 class Trainer:
@@ -201,12 +96,12 @@ class Trainer:
         seed_everything(cfg.train.seed)
         self.data = load_data(cfg)
         self.preset, self.layout = self.data.preset, self.data.layout
-        self.model = build_model(cfg, self.preset, self.layout).to(self.device)
-        if is_adaptive(self.model) and cfg.adasgn.pretrained:
-            from ..models.adasgn import load_singles
-
-            load_singles(self.model, [_load_single_state(p) for p in cfg.adasgn.pretrained],
-                         take_temporal_from_full_big=cfg.adasgn.take_temporal)
+        self.model = build_model(cfg, self.layout, self.preset.num_classes,
+                                 self.preset.in_channels).to(self.device)
+        if cfg.adasgn.pretrained:
+            self.model.load_pretrained_singles(
+                [_weights(load_checkpoint(p)) for p in cfg.adasgn.pretrained],
+                take_temporal_from_full_big=cfg.adasgn.take_temporal)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr,
                                           weight_decay=cfg.train.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
@@ -219,7 +114,7 @@ class Trainer:
         if D.is_distributed():
             self.ddp_model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=is_adaptive(self.model))
+                find_unused_parameters=self.model.conditional)
         self.tb = None
 
     # -------------------------------------------------------------- state
@@ -283,13 +178,9 @@ class Trainer:
 
     # -------------------------------------------------------------- loop
     def _fault_point(self) -> None:
-        """Fault injection for the crash tests: ADASGN_KILL_AFTER_BATCHES=N makes the process
-        SIGKILL itself before its (N+1)-th training batch (counted over every run in the process,
-        so a multi-stage recipe can be killed inside any stage) -- a hard crash, mid-epoch."""
-        limit = os.environ.get("ADASGN_KILL_AFTER_BATCHES")
+        """The fault-injection point (see ``FAULT_ENV``)."""
+        limit = os.environ.get(FAULT_ENV)
         if limit is not None and _FAULT["batches"] >= int(limit):
-            import signal
-
             os.kill(os.getpid(), signal.SIGKILL)
         _FAULT["batches"] += 1
 
@@ -301,15 +192,12 @@ class Trainer:
         random.seed(seed + D.rank())
         apply_freeze(self.model, cfg, epoch)
         net = self.model
-        if is_adaptive(net):
-            net.set_epoch(epoch)
+        net.set_epoch(epoch)
         self.ddp_model.train()
-        loader = build_train_loader(self.data, cfg, epoch)
-        ada_loss = None
-        if is_adaptive(net):
-            ada_loss = AdaSGNLoss(net, alpha=cfg.adasgn.alpha, warm_epochs=cfg.adasgn.warm_epochs,
-                                  normalization=cfg.adasgn.loss_norm,
-                                  smoothing=cfg.train.label_smoothing)
+        loader = self.data.train_loader(epoch)
+        criterion = build_criterion(net, alpha=cfg.adasgn.alpha, warm_epochs=cfg.adasgn.warm_epochs,
+                                    normalization=cfg.adasgn.loss_norm,
+                                    smoothing=cfg.train.label_smoothing)
         tot_loss = tot_eff = 0.0
         correct = count = 0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
@@ -317,15 +205,10 @@ class Trainer:
         for x, y, _ in bar:
             self._fault_point()
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            with _autocast(self.device, cfg.train.amp):
-                out = self.ddp_model(x)
-            if isinstance(out, tuple):
-                logits, info = out
-                loss, parts = ada_loss(logits.float(), info, y, epoch)
-                eff = parts["eff"]
-            else:
-                logits, eff = out, 0.0
-                loss = label_smoothing_cross_entropy(logits.float(), y, cfg.train.label_smoothing)
+            with autocast(self.device, cfg.train.amp):
+                logits, info = self.ddp_model(x)
+            loss, parts = criterion(logits.float(), info, y, epoch)
+            eff = parts["eff"]
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -340,10 +223,9 @@ class Trainer:
         if D.is_distributed():
             torch.distributed.all_reduce(t)
         tot_loss, tot_eff, correct, count = t.tolist()
-        rec = {"train_loss": tot_loss / max(count, 1), "train_acc": correct / max(count, 1)}
-        if is_adaptive(net):
-            rec["eff_loss"] = tot_eff / max(count, 1)
-            rec["tau"] = float(net.tau)
+        rec = {"train_loss": tot_loss / max(count, 1), "train_acc": correct / max(count, 1),
+               "eff_loss": tot_eff / max(count, 1)}
+        rec.update(net.schedule_state())
         return rec
 
     def fit(self) -> dict:
@@ -384,10 +266,10 @@ class Trainer:
 
     def evaluate_split(self, split: str, model: nn.Module | None = None) -> dict:
         model = model or self.model
-        loader = build_eval_loader(self.data, self.cfg, split)
-        res = evaluate(model, loader, self.device, self.preset.num_classes, desc=f"eval {split}",
+        loader = self.data.loader(split)
+        res = evaluate(model, loader, self.device, model.num_classes, desc=f"eval {split}",
                        amp=self.cfg.train.amp, progress=self.progress)
-        rep = summarize(res, self.data.labels(split), self.preset.num_classes, model)
+        rep = summarize(res, self.data.labels(split), model.num_classes, model)
         rep["_res"] = res
         return rep
 
@@ -402,10 +284,10 @@ class Trainer:
         res = rep.pop("_res")
         out = {k: v for k, v in rep.items()}
         out.update({"selected_epoch": self.best["epoch"], "selected_on": self.cfg.train.select_on,
-                    "params": sum(p.numel() for p in self.model.parameters()),
+                    "params": count_params(self.model),
                     "model": self.cfg.model.name, "name": self.cfg.name,
                     "stream": self.cfg.data.stream, "seed": self.cfg.train.seed})
-        if is_adaptive(self.model):
+        if self.cfg.model.name == "adasgn":  # the efficiency weight and policy of this run
             out.update({"alpha": self.cfg.adasgn.alpha, "policy": self.model.cfg.policy})
         if D.is_main():
             (self.run_dir / "test.json").write_text(json.dumps(out, indent=2))
@@ -413,8 +295,8 @@ class Trainer:
         return out
 
 
-def _load_single_state(path: str) -> dict:
-    ck = load_checkpoint(path)
+def _weights(ck: dict) -> dict:
+    """The state dict of a training checkpoint, or the file itself when it is a bare one."""
     return ck["model"] if "model" in ck else ck
 
 
@@ -425,18 +307,6 @@ def _truncate_jsonl(path: Path, start_epoch: int) -> None:
     keep = [ln for ln in path.read_text().splitlines()
             if ln.strip() and json.loads(ln).get("epoch", -1) < start_epoch]
     path.write_text("".join(ln + "\n" for ln in keep))
-
-
-def save_scores(path: Path, res: dict, data, split: str) -> None:
-    names = data.names(split)
-    arrays = {"names": np.array([names[i] for i in res["index"]]), "scores": res["scores"],
-              "labels": data.labels(split)[res["index"]]}
-    arrays["gmacs"] = res["gmacs"]
-    if "decisions" in res:
-        arrays["decisions"] = res["decisions"]
-    from .checkpoint import atomic_write_bytes
-
-    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
 
 
 def train(cfg: Config, resume: bool = False, progress: bool = True) -> dict:

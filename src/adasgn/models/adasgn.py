@@ -50,6 +50,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..skeleton import get_layout
+from .base import ForwardInfo, SkeletonModel, choice_counts
+from .budget import per_sample_decisions, set_model_budget
+from .flops import count_params, executed_flops, paper_macs
 from .policy import POLICIES, build_policy
 from .sgn import (
     SIZES,
@@ -104,30 +107,12 @@ class Choice:
     size: str
     gmacs: float  # g[a]: paper GMACs of the branch on all T frames of one person
 
+    def to_dict(self) -> dict:
+        return {"index": self.index, "name": self.name, "joints": self.joints, "size": self.size,
+                "gmacs": self.gmacs}
 
-@dataclass
-class AdaSGNInfo:
-    """What a forward decided and what it cost.
 
-    decisions: (N, M, T) long, choice index per person slot and frame; -1 for a slot that was not
-        computed (an empty person) and for every frame of the ``fuse`` baseline (all branches).
-    present:   (N, M) bool, the person slots that were computed.
-    gmacs:     (N,) realised paper GMACs per sample (per person sequence, averaged over its present
-        persons; spec 3.3).
-    actions:   (B, T, A) float one-hot of the computed sequences (straight-through gradient in
-        masked training); what the efficiency loss needs. ``None`` in grouped mode.
-    owner:     (B,) sample index of each computed sequence.
-    policy_logits: (B, T, A) or ``None`` (rand / fuse).
-    mode:      "masked" | "grouped".
-    """
-
-    decisions: torch.Tensor
-    present: torch.Tensor
-    gmacs: torch.Tensor
-    owner: torch.Tensor
-    mode: str
-    actions: torch.Tensor | None = None
-    policy_logits: torch.Tensor | None = None
+AdaSGNInfo = ForwardInfo  # what an AdaSGN forward returns next to the logits (models/base.py)
 
 
 def straight_through_gumbel(logits: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,16 +130,19 @@ def _gumbel_like(t: torch.Tensor) -> torch.Tensor:
     return -torch.empty_like(t).exponential_().log()  # -log(E), E ~ Exp(1)  ==  Gumbel(0, 1)
 
 
-class AdaSGN(nn.Module):
-    """AdaSGN: (N, C, T, V0, M) -> (logits (N, classes), :class:`AdaSGNInfo`)."""
+class AdaSGN(SkeletonModel):
+    """AdaSGN: (N, C, T, V0, M) -> (logits (N, classes), :class:`ForwardInfo`)."""
+
+    model_name = "adasgn"
+
+    conditional = True  # a forward runs only the branches its frames chose
 
     def __init__(self, cfg: AdaSGNConfig | None = None, **kwargs):
         super().__init__()
         cfg = cfg or AdaSGNConfig(**kwargs)
         self.cfg = cfg
         lay = get_layout(cfg.layout)
-        self.layout = lay
-        self.num_joints = lay.num_joints
+        self._set_shape(lay, cfg.num_classes, cfg.in_channels, cfg.num_frames)
         self.joint_choices = lay.joint_choices  # ascending; the last is the full count
         specs = [(j, s) for j in self.joint_choices for s in cfg.sizes]  # index = j_idx * K + s_idx
         self.num_choices = len(specs)
@@ -194,13 +182,10 @@ class AdaSGN(nn.Module):
         # per-choice extra cost of one whole person sequence (T frames) beyond the fixed cost
         self.register_buffer("choice_extra_gmacs", torch.tensor(extra, dtype=torch.float64),
                              persistent=False)
-        # run-time compute budget (adasgn.budget): a bias added to the policy logits before the
-        # eval-time argmax; None = plain argmax. Not saved in state_dict.
+        # run-time compute budget (models/budget.py): a bias added to the policy logits before
+        # the eval-time argmax; None = plain argmax. Not saved in state_dict. budget /
+        # budget_mode / budget_lambda / budget_calibration are set by SkeletonModel._set_shape.
         self.register_buffer("choice_bias", None, persistent=False)
-        self.budget: float | None = None  # requested GMACs per person-sequence, if any
-        self.budget_mode: str = "mean"  # mean: calibrated lambda | sample: lambda per sequence
-        self.budget_lambda: float | None = None
-        self.budget_calibration: dict | None = None  # table stored by `adasgn calibrate`
 
     # ------------------------------------------------------------------ schedule / modes
     def set_epoch(self, epoch: int) -> None:
@@ -208,16 +193,18 @@ class AdaSGN(nn.Module):
         self.epoch = int(epoch)
         self.tau = self.cfg.tau0 * self.cfg.tau_decay ** (self.epoch + 1)
 
+    def schedule_state(self) -> dict:
+        return {"tau": float(self.tau)}
+
+    def make_deterministic(self) -> None:
+        self.cfg.eval_decision = "argmax"
+
     def train(self, mode: bool = True) -> "AdaSGN":
         super().train(mode)
         if mode and self._pretrained_frozen:  # frozen pretrained branches: BN statistics frozen too
             for m in (*self.spatials, *self.transforms):
                 m.eval()
         return self
-
-    @property
-    def choice_names(self) -> list[str]:
-        return [c.name for c in self.choices]
 
     def expected_gmacs(self, fractions) -> float:
         """Paper formula (spec 3.3): fixed + sum_a frac[a] * extra[a] (extra[0] = 0: reuse).
@@ -245,12 +232,21 @@ class AdaSGN(nn.Module):
         self.set_choice_bias(None if lam is None else -float(lam) * self.choice_costs())
 
     def set_budget(self, gmacs: float | None, mode: str = "mean") -> None:
-        """Aim at ``gmacs`` GMACs per person-sequence (``adasgn.budget``): ``mean`` = one
-        calibrated lambda for the mean; ``sample`` = every sequence bisects its own lambda.
+        """Aim at ``gmacs`` GMACs per person-sequence (models/budget.py): ``mean`` = one
+        calibrated lambda for the mean; ``sample`` = every sequence finds its own lambda.
         ``None`` restores the plain argmax."""
-        from ..budget import apply_budget
+        set_model_budget(self, gmacs, mode=mode)
 
-        apply_budget(self, gmacs, mode=mode)
+    def usage(self, decisions, present) -> dict[str, float]:
+        if self.cfg.policy == "fuse":  # every branch on every frame
+            return {n: 1.0 for n in self.choice_names}
+        return super().usage(decisions, present)
+
+    def load_pretrained_singles(self, states, take_temporal_from_full_big: bool = False) -> None:
+        load_singles(self, states, take_temporal_from_full_big=take_temporal_from_full_big)
+
+    def freeze_pretrained(self, frozen: bool) -> None:
+        freeze_pretrained(self, frozen)
 
     # ------------------------------------------------------------------ branches
     def _branch_on_sequence(self, a: int, seq: torch.Tensor) -> torch.Tensor:
@@ -264,33 +260,36 @@ class AdaSGN(nn.Module):
         """-> (decisions (B, T) long, actions (B, T, A) or None, policy logits or None)."""
         a_n = self.num_choices
         logits = self.policy(f0) if self.policy is not None else None  # (B, T, A)
-        if self.cfg.policy == "fuse":
+        if self.cfg.policy == "fuse":  # every branch on every frame
             dec = torch.full((b, t), -1, dtype=torch.long, device=device)
             actions = torch.ones(b, t, a_n, device=device, dtype=dtype) if want_actions else None
             return dec, actions, logits
-        if forced is not None:
-            dec = forced
-        elif self.cfg.policy == "rand":
-            dec = torch.randint(a_n, (b, t), device=device)
-        elif self.training and want_actions:
+        if forced is None and logits is not None and self.training and want_actions:
+            # straight-through Gumbel
             actions, dec = straight_through_gumbel(logits, self.tau)
             return dec, actions, logits
-        elif not self.training and self.budget is not None and self.budget_mode == "sample":
-            from ..budget import per_sample_decisions  # every sequence meets the budget itself
-
-            cost = self.choice_extra_gmacs / self.cfg.num_frames  # (A,) per frame, on device
-            dec = per_sample_decisions(logits, cost, self.budget - self.gmacs_fixed)
-        elif self.training or self.cfg.eval_decision == "sample":
-            log_p = torch.log(torch.softmax(logits, dim=-1).clamp_min(LOG_P_FLOOR))
-            if not self.training and self.choice_bias is not None:
-                log_p = log_p + self.choice_bias.to(log_p.dtype)  # compute budget
-            dec = (log_p + _gumbel_like(log_p)).argmax(dim=-1)
-        elif self.choice_bias is not None:  # eval with a compute budget: -lambda * cost
-            dec = (logits + self.choice_bias.to(logits.dtype)).argmax(dim=-1)
-        else:
-            dec = logits.argmax(dim=-1)
+        dec = forced if forced is not None else self._choose(logits, b, t, device)
         actions = F.one_hot(dec, a_n).to(dtype) if want_actions else None
         return dec, actions, logits
+
+    def _choose(self, logits: torch.Tensor | None, b: int, t: int, device) -> torch.Tensor:
+        """Decisions without a gradient: random policy | budget per sample | Gumbel-max sample
+        (training without actions, or the official eval protocol) | argmax, both after the
+        budget's bias ``-lambda * cost`` when one is set."""
+        if self.cfg.policy == "rand":
+            return torch.randint(self.num_choices, (b, t), device=device)
+        if not self.training and self.budget is not None and self.budget_mode == "sample":
+            cost = self.choice_extra_gmacs / self.cfg.num_frames  # (A,) per frame, on device
+            return per_sample_decisions(logits, cost, self.budget - self.gmacs_fixed)
+        bias = self.choice_bias if not self.training else None
+        if self.training or self.cfg.eval_decision == "sample":
+            log_p = torch.log(torch.softmax(logits, dim=-1).clamp_min(LOG_P_FLOOR))
+            if bias is not None:
+                log_p = log_p + bias.to(log_p.dtype)
+            return (log_p + _gumbel_like(log_p)).argmax(dim=-1)
+        if bias is not None:
+            logits = logits + bias.to(logits.dtype)
+        return logits.argmax(dim=-1)
 
     # ------------------------------------------------------------------ the two paths
     def _masked(self, seq: torch.Tensor, forced: torch.Tensor | None):
@@ -381,8 +380,9 @@ class AdaSGN(nn.Module):
         all_dec = dec
         if keep.numel() != n * m:
             all_dec = dec.new_full((n * m, t), -1).index_copy_(0, keep, dec)
-        info = AdaSGNInfo(decisions=all_dec.view(n, m, t), present=present, gmacs=gmacs,
-                          owner=owner, mode=mode, actions=actions, policy_logits=logits)
+        info = ForwardInfo(gmacs=gmacs, present=present, owner=owner,
+                           decisions=all_dec.view(n, m, t), mode=mode, actions=actions,
+                           policy_logits=logits)
         return logits_n, info
 
     def _sequence_gmacs(self, dec: torch.Tensor) -> torch.Tensor:
@@ -423,8 +423,6 @@ class AdaSGN(nn.Module):
 
 def _measure_costs(model: AdaSGN) -> tuple[list[float], float, float]:
     """g[a] of every branch, the temporal module and the policy, per T-frame person (GMACs)."""
-    from ..flops import paper_macs
-
     cfg = model.cfg
     t = cfg.num_frames
     g = []
@@ -498,13 +496,10 @@ class ActionUsage:
         self.gmacs_sum = 0.0
         self.samples = 0
 
-    def update(self, info: AdaSGNInfo) -> None:
-        dec = info.decisions[info.present]  # (P, T) frames of computed slots
-        dec = dec.reshape(-1).cpu()
-        fused = dec.lt(0)
-        self.counts += torch.bincount(dec[~fused], minlength=len(self.names)).double()
-        self.counts += int(fused.sum())  # fuse: every branch ran on that frame
-        self.frames += dec.numel()
+    def update(self, info: ForwardInfo) -> None:
+        counts, frames = choice_counts(info.decisions, info.present, len(self.names))
+        self.counts += counts  # fuse: every branch ran on each of its frames
+        self.frames += frames
         self.gmacs_sum += float(info.gmacs.sum())
         self.samples += info.gmacs.numel()
 
@@ -527,8 +522,6 @@ def adasgn_complexity(layout: str = "ntu25", policy: str = "tconv", num_classes:
     ``gflops_executed`` is measured by flop_counter on one person with every frame on the full big
     branch in grouped mode; ``gflops_executed_masked`` is the official all-branches computation.
     """
-    from ..flops import executed_flops
-
     model = AdaSGN(AdaSGNConfig(num_classes=num_classes, layout=layout, policy=policy,
                                 in_channels=in_channels, num_frames=num_frames)).eval()
     last = model.num_choices - 1
@@ -544,7 +537,7 @@ def adasgn_complexity(layout: str = "ntu25", policy: str = "tconv", num_classes:
     # pays no policy (temporal + all branches, its gmacs_fixed)
     fuse_gmacs = model.gmacs_fixed if policy == "fuse" else model.expected_gmacs([1.0] * len(g))
     return {
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": count_params(model),
         "policy": policy,
         "gmacs": fuse_gmacs if policy == "fuse" else model.expected_gmacs([0.0] * last + [1.0]),
         "gmacs_fixed": model.gmacs_fixed,
@@ -554,8 +547,7 @@ def adasgn_complexity(layout: str = "ntu25", policy: str = "tconv", num_classes:
         "gmacs_rand": None if policy == "fuse" else model.expected_gmacs(uniform),
         "gflops_executed": grouped / 1e9,
         "gflops_executed_masked": masked / 1e9,
-        "choices": [{"index": c.index, "name": c.name, "joints": c.joints, "size": c.size,
-                     "gmacs": c.gmacs} for c in model.choices],
+        "choices": [c.to_dict() for c in model.choices],
         "input_shape": [1, in_channels, num_frames, model.num_joints, 1],
     }
 

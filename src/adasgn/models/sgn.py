@@ -25,31 +25,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..skeleton import get_layout
+from .base import ForwardInfo, SkeletonModel
+from .flops import sequence_gmacs
+from .layers import JointMaxPool, PointwiseConv, TimeMaxPool
+
 SIZES = ("small", "big")
 # GCN layer widths (in -> out) of the two spatial-module sizes (spec 1.3 and 2.2)
 GCN_WIDTHS = {"big": ((128, 128), (128, 256), (256, 256)), "small": ((128, 256),)}
-
-
-class PointwiseConv(nn.Linear):
-    """A 1x1 convolution applied channels-last (a linear map on the last axis).
-
-    It is its own class so that the paper's FLOPs convention can count it as a convolution
-    (bias adds counted) and not as the classifier ``nn.Linear`` (bias not counted).
-    """
-
-
-class JointMaxPool(nn.Module):
-    """Max over the joint axis: (B, T, V, C) -> (B, T, C)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.amax(dim=2)
-
-
-class TimeMaxPool(nn.Module):
-    """Max over the time axis: (B, C, T) -> (B, C)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.amax(dim=-1)
 
 
 def channels_last_bn(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
@@ -158,6 +141,10 @@ class SpatialModule(nn.Module):
 class TemporalModule(nn.Module):
     """Frame-level module: + frame-index embedding, 1x3 conv, BN, ReLU, dropout, 1x1 conv, BN, ReLU."""
 
+    # the official code max-pools the joint axis here once more (a no-op once joints are pooled);
+    # the paper's convention counts its input elements (adasgn.models.flops)
+    paper_counts_input_pool = True
+
     def __init__(self, num_frames: int = 20, in_channels: int = 256, out_channels: int = 512,
                  dropout: float = 0.2, dim: int = 64):
         super().__init__()
@@ -241,30 +228,36 @@ def check_input(x: torch.Tensor, in_channels: int, num_frames: int, num_joints: 
     return x
 
 
+def present_persons(x: torch.Tensor, skip_empty: bool) -> torch.Tensor:
+    """(N, C, T, V, M) -> (N, M) bool: the person slots a model computes -- the one rule.
+
+    With ``skip_empty`` a slot is computed when it is not all zero, and a sample whose slots are
+    all empty keeps its first slot so that every sample gets a prediction; without it every slot
+    is computed (the official behaviour). Traceable (no in-place write, no host sync), so the ONNX
+    graphs use it too."""
+    n, m = x.shape[0], x.shape[4]
+    if not skip_empty:
+        return torch.ones(n, m, dtype=torch.bool, device=x.device)
+    present = x.ne(0).flatten(1, 3).any(1)  # (N, M)
+    first = present[:, :1] | ~present.any(1, keepdim=True)
+    return torch.cat([first, present[:, 1:]], dim=1)
+
+
 def person_slots(x: torch.Tensor, skip_empty: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(N, C, T, V, M) -> sequences (B, T, V, C), their slot index in N*M (B,), present (N, M).
 
-    With ``skip_empty`` only person slots that are not all zero are kept; a sample whose slots are
-    all empty keeps its first slot so that every sample gets a prediction. Nothing is copied when
-    every slot is kept.
-    """
+    Only the slots :func:`present_persons` keeps are returned; nothing is copied when every slot
+    is kept."""
     n, c, t, v, m = x.shape
     seq = x.permute(0, 4, 2, 3, 1).reshape(n * m, t, v, c)  # (N*M, T, V, C)
     if not skip_empty or m == 1:
         present = torch.ones(n, m, dtype=torch.bool, device=x.device)
         return seq, torch.arange(n * m, device=x.device), present
-    present = seq.reshape(n, m, -1).ne(0).any(-1)  # (N, M)
-    present[:, 0] |= ~present.any(1)
+    present = present_persons(x, skip_empty)
     keep = present.reshape(-1).nonzero().squeeze(1)  # one host sync per batch, not per frame
     if keep.numel() != n * m:
         seq = seq.index_select(0, keep)
     return seq, keep, present
-
-
-def split_persons(x: torch.Tensor, skip_empty: bool) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(N, C, T, V, M) -> sequences (B, T, V, C), their sample index (B,), and N."""
-    seq, keep, _ = person_slots(x, skip_empty)
-    return seq, torch.div(keep, x.shape[4], rounding_mode="floor"), x.shape[0]
 
 
 def merge_persons(logits: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tensor:
@@ -281,7 +274,7 @@ def merge_persons(logits: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Te
 @dataclass
 class SGNConfig:
     num_classes: int = 60
-    num_joints: int = 25
+    layout: str = "ntu25"
     num_frames: int = 20  # "seg": every sequence is sampled to this many frames
     in_channels: int = 3
     size: str = "big"  # spatial-module size; "big" is SGN
@@ -289,25 +282,45 @@ class SGNConfig:
     skip_empty_persons: bool = True  # False = official behaviour (empty slots computed, averaged)
 
 
-class SGN(nn.Module):
-    """SGN: input (N, C, T, V, M) -> logits (N, num_classes)."""
+class StaticModel(SkeletonModel):
+    """A model with one path for every frame (SGN, the singles): per-sequence logits from
+    :meth:`forward_sequences`, averaged over the present persons; its cost is fixed."""
+
+    def _measure_cost(self) -> None:
+        self.gmacs_fixed = 0.0  # placeholder while the measuring forward runs
+        self.gmacs_fixed = sequence_gmacs(self)
+
+    def forward_sequences(self, seq: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ForwardInfo]:
+        cfg = self.cfg
+        x = check_input(x, cfg.in_channels, cfg.num_frames, self.num_joints, type(self).__name__)
+        n, m = x.shape[0], x.shape[4]
+        seq, keep, present = person_slots(x, cfg.skip_empty_persons)  # (B, T, V, C), (B,), (N, M)
+        owner = torch.div(keep, m, rounding_mode="floor")  # (B,) sample of each sequence
+        logits = merge_persons(self.forward_sequences(seq), owner, n)  # (N, classes)
+        gmacs = torch.full((n,), self.gmacs_fixed, dtype=torch.float64, device=x.device)
+        return logits, ForwardInfo(gmacs=gmacs, present=present, owner=owner)
+
+
+class SGN(StaticModel):
+    """SGN: input (N, C, T, V, M) -> (logits (N, num_classes), ForwardInfo)."""
+
+    model_name = "sgn"
 
     def __init__(self, cfg: SGNConfig | None = None, **kwargs):
         super().__init__()
         cfg = cfg or SGNConfig(**kwargs)
         self.cfg = cfg
-        self.spatial = SpatialModule(cfg.num_joints, cfg.size, cfg.in_channels)
+        self._set_shape(get_layout(cfg.layout), cfg.num_classes, cfg.in_channels, cfg.num_frames)
+        self.spatial = SpatialModule(self.num_joints, cfg.size, cfg.in_channels)
         self.temporal = TemporalModule(cfg.num_frames, SpatialModule.out_channels, 512, cfg.dropout)
         self.head = ClassifierHead(512, cfg.num_classes)
         init_sgn_weights(self)
+        self._measure_cost()
 
     def forward_sequences(self, seq: torch.Tensor) -> torch.Tensor:
         """Per-sequence logits for person sequences (B, T, V, C)."""
         f = self.spatial(seq, velocity(seq))  # (B, T, 256)
         return self.head(self.temporal(f))  # (B, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        cfg = self.cfg
-        x = check_input(x, cfg.in_channels, cfg.num_frames, cfg.num_joints, "SGN")
-        seq, owner, n = split_persons(x, cfg.skip_empty_persons)
-        return merge_persons(self.forward_sequences(seq), owner, n)

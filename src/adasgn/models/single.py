@@ -16,11 +16,9 @@ from ..skeleton import get_layout
 from .sgn import (
     ClassifierHead,
     SpatialModule,
+    StaticModel,
     TemporalModule,
-    check_input,
     init_sgn_weights,
-    merge_persons,
-    split_persons,
     velocity,
 )
 
@@ -31,14 +29,6 @@ class JointTransform(nn.Module):
     def __init__(self, matrix: torch.Tensor):
         super().__init__()
         self.matrix = nn.Parameter(matrix.clone().float())  # cloned: never aliases another matrix
-
-    @property
-    def in_joints(self) -> int:
-        return self.matrix.shape[0]
-
-    @property
-    def out_joints(self) -> int:
-        return self.matrix.shape[1]
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         # (B, T, V0, C) -> (B, T, V, C)
@@ -54,7 +44,7 @@ class JointTransform(nn.Module):
 class SingleConfig:
     num_classes: int = 60
     layout: str = "ntu25"
-    joints: int = 25  # reduced joint count (one of the layout's joint choices)
+    joints: int | None = None  # reduced joint count (one of the layout's choices; None = all)
     size: str = "big"
     num_frames: int = 20
     in_channels: int = 3
@@ -62,32 +52,31 @@ class SingleConfig:
     skip_empty_persons: bool = True
 
 
-class SingleSGN(nn.Module):
+class SingleSGN(StaticModel):
     """SGN* : joint transform -> spatial module -> temporal module -> classifier."""
+
+    model_name = "single"
 
     def __init__(self, cfg: SingleConfig | None = None, **kwargs):
         super().__init__()
         cfg = cfg or SingleConfig(**kwargs)
-        self.cfg = cfg
         lay = get_layout(cfg.layout)
+        if cfg.joints is None:
+            cfg.joints = lay.num_joints
         if cfg.joints not in lay.joint_choices:
             raise ValueError(
                 f"layout {lay.name!r} has joint choices {list(lay.joint_choices)}, not {cfg.joints}"
             )
-        self.num_joints = lay.num_joints
+        self.cfg = cfg
+        self._set_shape(lay, cfg.num_classes, cfg.in_channels, cfg.num_frames)
         self.spatial = SpatialModule(cfg.joints, cfg.size, cfg.in_channels)
         self.temporal = TemporalModule(cfg.num_frames, SpatialModule.out_channels, 512, cfg.dropout)
         self.head = ClassifierHead(512, cfg.num_classes)
         init_sgn_weights(self)
         self.transform = JointTransform.from_layout(lay, cfg.joints)
+        self._measure_cost()
 
     def forward_sequences(self, seq: torch.Tensor) -> torch.Tensor:
         red = self.transform(seq)  # (B, T, V, C), V = reduced joints
         f = self.spatial(red, velocity(red))  # (B, T, 256)
         return self.head(self.temporal(f))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        cfg = self.cfg
-        x = check_input(x, cfg.in_channels, cfg.num_frames, self.num_joints, "SingleSGN")
-        seq, owner, n = split_persons(x, cfg.skip_empty_persons)
-        return merge_persons(self.forward_sequences(seq), owner, n)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import yaml
 
 __all__ = [
     "Layout",
@@ -90,13 +91,6 @@ class Layout:
             return self.joints.index(joint)
         except ValueError:
             raise LayoutError(f"layout {self.name!r}: unknown joint {joint!r}") from None
-
-    def describe(self) -> str:
-        lines = [f"{self.name}: {self.num_joints} joints; choices {list(self.joint_choices)}"]
-        for n in self.joint_choices[:-1]:
-            parts = ["+".join(self.joints[j] for j in g) for g in self.groups(n)]
-            lines.append(f"  {n:>3}: " + " | ".join(parts))
-        return "\n".join(lines)
 
 
 def _validate(layout: Layout) -> None:
@@ -236,8 +230,6 @@ def load_layout_yaml(path: str | Path) -> Layout:
           1: [[wrist, thumb, index]]
         center: wrist                     # optional, default joint 0
     """
-    import yaml
-
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())

@@ -18,7 +18,9 @@ Two numbers are reported everywhere, and always named:
   - the joint-type and frame-index embeddings are computed once per forward, so they are counted
     once, not per frame or per sample.
 
-  :func:`paper_macs` reproduces these rules with forward hooks on the real modules.
+  :func:`paper_macs` reproduces these rules with forward hooks on the real modules;
+  :func:`sequence_gmacs` is the cost of a whole model on one person sequence (what a static
+  model reports for every sample).
 
 * **GFLOPs executed** -- the floating-point operations that actually ran, measured by
   ``torch.utils.flop_counter.FlopCounterMode`` (2 x MAC, matmul and convolution ops of every kind,
@@ -33,10 +35,12 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from .models.sgn import JointMaxPool, PointwiseConv, TemporalModule, TimeMaxPool
+from .layers import JointMaxPool, PointwiseConv, TimeMaxPool
 
-__all__ = ["paper_macs", "executed_flops", "PAPER_UNIT", "EXECUTED_UNIT"]
+__all__ = ["paper_macs", "executed_flops", "sequence_gmacs", "sequence_complexity", "PAPER_UNIT",
+           "EXECUTED_UNIT"]
 
 PAPER_UNIT = "GMACs (paper convention: multiply-accumulates per 20-frame person sequence)"
 EXECUTED_UNIT = "GFLOPs executed (torch.utils.flop_counter, 2 x MAC, matmul+conv ops)"
@@ -81,15 +85,15 @@ def _count_macs(model: nn.Module):
     def leaf_hook(m, inp, out):
         total[0] += _module_macs(m, inp, out)
 
-    def temporal_hook(m, inp, out):
+    def pooled_input_hook(m, inp, out):
         # the official temporal module's no-op adaptive max-pool to (1, T): input elements
         total[0] += _numel(inp)
 
     for m in model.modules():
         if len(list(m.children())) == 0:
             handles.append(m.register_forward_hook(leaf_hook))
-        if isinstance(m, TemporalModule):
-            handles.append(m.register_forward_hook(temporal_hook))
+        if getattr(m, "paper_counts_input_pool", False):  # TemporalModule declares it
+            handles.append(m.register_forward_hook(pooled_input_hook))
     try:
         yield total
     finally:
@@ -114,19 +118,28 @@ def paper_macs(model: nn.Module, fn: Callable[[], object]) -> int:
 
 def executed_flops(fn: Callable[[], object]) -> tuple[int, object]:
     """(FLOPs actually executed by ``fn()`` as counted by FlopCounterMode, fn's result)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     counter = FlopCounterMode(display=False)
     with counter:
         out = fn()
     return int(counter.get_total_flops()), out
 
 
-def sequence_complexity(model: nn.Module, num_joints: int, num_frames: int = 20,
-                        in_channels: int = 3) -> dict:
-    """Paper GMACs and executed GFLOPs of ``model`` on one person's 20-frame sequence."""
-    x = torch.randn(1, in_channels, num_frames, num_joints, 1)
-    macs = paper_macs(model, lambda: model(x))
+def _one_sequence(model: nn.Module) -> torch.Tensor:
+    """A zero input of one person's sequence for ``model`` (the contract's shape attributes)."""
+    p = next(model.parameters(), None)
+    return torch.zeros(1, model.in_channels, model.num_frames, model.num_joints, 1,
+                       device=p.device if p is not None else "cpu")
+
+
+def sequence_gmacs(model: nn.Module) -> float:
+    """Paper GMACs of a whole model on one person's ``num_frames``-frame sequence."""
+    x = _one_sequence(model)
+    return paper_macs(model, lambda: model(x)) / 1e9
+
+
+def sequence_complexity(model: nn.Module) -> dict:
+    """Parameters, paper GMACs and executed GFLOPs of ``model`` on one person's sequence."""
+    x = _one_sequence(model)
     was_training = model.training
     model.eval()
     try:
@@ -135,8 +148,12 @@ def sequence_complexity(model: nn.Module, num_joints: int, num_frames: int = 20,
     finally:
         model.train(was_training)
     return {
-        "params": sum(p.numel() for p in model.parameters()),
-        "gmacs": macs / 1e9,
+        "params": count_params(model),
+        "gmacs": sequence_gmacs(model),
         "gflops_executed": flops / 1e9,
-        "input_shape": [1, in_channels, num_frames, num_joints, 1],
+        "input_shape": list(x.shape),
     }
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -18,12 +18,18 @@
   policy. With ``skip_empty_persons`` (our default) empty person slots do not contribute, whereas
   the official code also averages the all-zero second slot's actions in.
 * ``alpha_eff = alpha * min(epoch / warm_epochs, 1)`` (epoch 0-based; warm_epochs = 5).
+
+:func:`build_criterion` gives the training loss of any model with one call signature,
+``criterion(logits, info, target, epoch) -> (loss, {"ce", "eff", "alpha_eff"})``: AdaSGN's
+:class:`AdaSGNLoss`, or for a static model the cross-entropy alone (``eff`` = 0).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from .adasgn import AdaSGN
 
 NORMALIZATIONS = ("official", "paper")
 
@@ -100,3 +106,23 @@ def _official_table(model) -> torch.Tensor:
     """g[a] (the branch costs; the official loss ignores choice 0, so reuse does not matter)."""
     return torch.tensor([c.gmacs for c in model.choices], dtype=torch.float64,
                         device=model.choice_extra_gmacs.device)
+
+
+class CrossEntropyCriterion:
+    """The loss of a static model: label-smoothing cross-entropy, no efficiency term."""
+
+    def __init__(self, smoothing: float = 0.1):
+        self.smoothing = smoothing
+
+    def __call__(self, logits, info, target, epoch: int = 0):
+        ce = label_smoothing_cross_entropy(logits, target, self.smoothing)
+        return ce, {"ce": float(ce.detach()), "eff": 0.0, "alpha_eff": 0.0}
+
+
+def build_criterion(model, alpha: float = 0.0, warm_epochs: int = 5,
+                    normalization: str = "official", smoothing: float = 0.1):
+    """The training loss of ``model`` (see the module doc)."""
+    if isinstance(model, AdaSGN):
+        return AdaSGNLoss(model, alpha=alpha, warm_epochs=warm_epochs,
+                          normalization=normalization, smoothing=smoothing)
+    return CrossEntropyCriterion(smoothing)
