@@ -20,3 +20,13 @@ def shared_data() -> Path:
 def _seed_and_threads():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: small tests, and on a shared 2-core machine a 2-thread pool beside
+    another busy process makes every op wait for a preempted thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

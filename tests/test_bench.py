@@ -15,12 +15,7 @@ KEYS = {"sgn_ms", "grouped_ms", "masked_ms", "speedup_grouped_vs_sgn",
         "masked_iqr_ms", "gflops_exec_sgn", "gflops_exec_grouped", "gflops_exec_masked"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_default_mix_is_the_papers_alpha4_mix():

@@ -21,14 +21,7 @@ from helpers import tiny_pkl
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these tests are small, and on a shared 2-core machine a 2-thread pool
-    beside another busy process makes every op wait for a preempted thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

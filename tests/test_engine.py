@@ -170,3 +170,35 @@ def test_static_gmacs_is_per_model_even_when_ids_are_reused():
         del m
         gc.collect()
     assert got == [pytest.approx(0.009870896), pytest.approx(0.013178416)] * 2
+
+
+def test_plot_qualitative_feeds_the_run_its_own_eval_pipeline(tmp_path):
+    """Regression (issue 11): `adasgn plot qualitative` passed no rot_norm, so a view-normalised
+    run (ntu60-xview) was fed inputs preprocessed differently from training. Now every consumer
+    of a run takes its steps from the run (engine.run / engine.data.run_pipeline)."""
+    from adasgn.commands.plot import qualitative_figure, qualitative_inputs
+    from adasgn.data.dataset import SkeletonDataset, default_pipeline
+    from adasgn.engine.config import load_config
+    from adasgn.engine.run import build_model, load_run
+    from adasgn.skeleton import get_layout
+
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=24, persons=2)
+    cfg = load_config(ROOT / "configs" / "base.yaml", [
+        f"data.path={pkl}", "data.dataset=synthetic", "data.rot_norm=true", "model.name=adasgn",
+        "data.val_fraction=0.1"])
+    lay = get_layout("ntu25")
+    torch.manual_seed(0)
+    net = build_model(cfg, lay, 14, 3)
+    ck = tmp_path / "ada.pt"
+    torch.save({"model": net.state_dict(), "config": cfg.to_dict(), "epoch": 0,
+                "meta": {"dataset": "synthetic", "layout": "ntu25"}}, ck)
+    run = load_run(ck)
+    x, skel, name, _ = qualitative_inputs(run, "0")
+    test = run.data().dataset("test")
+    assert name == test.names[0]
+    torch.testing.assert_close(x, test[0][0])  # the run's eval pipeline, RotNorm included
+    assert any(s["type"] == "RotNorm" for s in run.eval_pipeline())
+    plain = SkeletonDataset(str(pkl), "xsub_val", default_pipeline("synthetic", "joint", False))
+    assert not torch.allclose(x, plain[0][0])  # what the old code fed: no view normalisation
+    np.testing.assert_allclose(skel, x.numpy()[:, :, :, 0].transpose(1, 2, 0), rtol=1e-6)
+    assert qualitative_figure(str(ck), "0", out=str(tmp_path / "q.png")).stat().st_size > 0

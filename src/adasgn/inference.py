@@ -9,23 +9,14 @@
     print(p)                      # one line: top-5, branches, GMACs, latency
     p.to_dict()                   # JSON-ready
 
-Accepted inputs (``predict(source)``, read by :func:`adasgn.data.inputs.read_input`):
-
-* a raw NTU RGB+D ``.skeleton`` file -- read, denoised and centred exactly as ``adasgn prepare``
-  does (:func:`adasgn.data.prepare.process_ntu_file`); layout ``ntu25``;
-* an MSR Action3D ``aXX_sYY_eZZ_skeleton3D.txt`` file (:func:`~adasgn.data.prepare.process_msr_file`:
-  zero frames dropped, centred on the spine); layout ``msr20``;
-* a SHREC'17 / DHG ``skeletons_world.txt`` (:func:`~adasgn.data.prepare.shrec_normalise`);
-  layout ``shrec22``;
-* a ``.npy`` array of shape (T, V, C) or (M, T, V, C) (or the official NTU ``txt2npy`` dict with
-  ``skel_body0`` ...), a NumPy array / torch tensor of those shapes -- taken as already
-  preprocessed like the training pkl (arrays are not re-centred; the NTU dict is);
-* a pyskl annotation dict (with ``keypoint`` (M, T, V, C)) or a pyskl ``.pkl`` file plus
-  ``name=FRAME_DIR`` or ``index=I`` (not needed when the file holds one sample).
+Accepted inputs (``predict(source)``): every format :func:`adasgn.data.inputs.read_input` reads --
+raw NTU ``.skeleton``, MSR Action3D, SHREC'17 ``skeletons_world.txt`` files (normalised exactly as
+``adasgn prepare`` does), ``.npy`` arrays (T, V, C) / (M, T, V, C), NumPy arrays / tensors, pyskl
+annotation dicts and ``.pkl`` files (with ``name=`` / ``index=``).
 
 Then the checkpoint's own test-time pipeline runs (``TrainedRun.eval_pipeline``: the training
-config's stream, frame count, view normalisation and person slots), and the model. The result is a :class:`Prediction`: top-k classes with names and probabilities, the
-branch chosen for every sampled frame of every computed person ("static" for SGN / single
+config's stream, frame count, view normalisation and person slots), and the model. The result
+is a :class:`Prediction`: top-k classes with names and probabilities, the branch chosen for every sampled frame of every computed person ("static" for SGN / single
 models), the realised GMACs (paper convention, per person-sequence) and the measured latency
 (model forward, and end to end including reading and preprocessing).
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from .classes import CLASS_NAMES
 from .. import __version__
@@ -140,8 +141,6 @@ def _write_rejects(out: Path, rejects: Sequence[Reject]) -> Path:
 
 def _map(fn: Callable, tasks: Sequence, workers: int | None, progress: bool, desc: str) -> list:
     """``[fn(t) for t in tasks]`` over ``workers`` processes (in order), with a progress bar."""
-    from tqdm import tqdm
-
     n = len(tasks)
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     workers = min(workers, max(1, n))

@@ -124,8 +124,10 @@ def per_sample_decisions(logits: torch.Tensor, cost: torch.Tensor, target: float
 
 
 def require_policy(model) -> None:
-    if not hasattr(model, "choices"):
-        raise ValueError("a compute budget applies to AdaSGN models only")
+    """A budget biases a learned policy: refuse static models and the rand / fuse baselines."""
+    if not model.choices:
+        raise ValueError(f"a compute budget applies to AdaSGN checkpoints only; this is a "
+                         f"{model.model_name} model")
     if model.policy is None:
         raise ValueError(f"the {model.cfg.policy!r} baseline has no policy to bias; a compute "
                          "budget needs a learned policy (tconv, tconv2, lstm, transformer)")
