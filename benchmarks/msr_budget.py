@@ -36,7 +36,7 @@ def main() -> None:
     p.add_argument("--json", default=str(ROOT / "docs" / "figures" / "msr_budget.json"))
     a = p.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
-    from adasgn.budget import budget_sweep, calibrate_checkpoint
+    from adasgn.engine.budget import budget_sweep, calibrate_checkpoint
     from adasgn.engine.plots import tradeoff_plot
     from adasgn.engine.recipe import collect_results
 

@@ -36,19 +36,15 @@ def build(name: str):
 
 
 def make_step(model, name: str):
-    from adasgn.losses import AdaSGNLoss, label_smoothing_cross_entropy
+    from adasgn.models.losses import build_criterion
 
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    ada_loss = AdaSGNLoss(model, alpha=4.0, warm_epochs=5) if name == "adasgn" else None
-    if name == "adasgn":
-        model.set_epoch(10)
+    criterion = build_criterion(model, alpha=4.0, warm_epochs=5)
+    model.set_epoch(10)
 
     def step(x, y):
-        if ada_loss is not None:
-            logits, info = model(x, mode="masked")
-            loss, _ = ada_loss(logits, info, y, 10)
-        else:
-            loss = label_smoothing_cross_entropy(model(x), y, 0.1)
+        logits, info = model(x)  # training mode: AdaSGN runs masked
+        loss, _ = criterion(logits, info, y, 10)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

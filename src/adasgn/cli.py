@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from . import __version__, commands
+from .data.pkl import set_allow_unsafe_default
 from .engine.config import ConfigError
 from .errors import DataError, UserError
 
@@ -30,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG + f" (now: {os.environ.get('OMP_WAIT_POLICY', 'unset')})",
     )
     parser.add_argument("--version", action="version", version=f"adasgn {__version__}")
+    parser.add_argument("--allow-unsafe-pickle", action="store_true",
+                        help="load pickles that hold objects other than annotation data (only "
+                             "for files you trust: a pickle can run code when it is loaded; by "
+                             "default every pkl is read with a restricted unpickler)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
@@ -37,12 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(f"{commands.__name__}.{info.name}")
         if hasattr(mod, "register"):
             mod.register(sub)
+    for command in sub.choices.values():  # the flag is accepted after the command name too
+        command.add_argument("--allow-unsafe-pickle", action="store_true",
+                             default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    set_allow_unsafe_default(args.allow_unsafe_pickle)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from .pkl import load_pkl
 from .presets import get_preset
+from .store import SkeletonStore, is_store, open_store
 from .transforms import Compose, build_pipeline
 
 __all__ = [
@@ -51,12 +52,16 @@ DEFAULT_HOLDOUT = 0.05
 # Loading
 
 
-def load_source(source: str | Path | Mapping[str, Any]) -> dict:
-    """The canonical pkl as a dict: a path (read and checked by :func:`adasgn.data.pkl.load_pkl`)
-    or an already-loaded dict (returned as is)."""
+def load_source(source: str | Path | Mapping[str, Any]) -> Mapping:
+    """The data as the pkl dict's mapping (``split``, ``annotations``, ``meta``): a canonical pkl
+    (read and checked by :func:`adasgn.data.pkl.load_pkl`, with the restricted unpickler), a
+    memory-mapped store directory (:func:`adasgn.data.store.open_store`), or an already-loaded
+    dict / store (returned as is)."""
     if isinstance(source, Mapping):
-        return source  # type: ignore[return-value]
+        return source
     path = Path(source)
+    if is_store(path):
+        return open_store(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
     return load_pkl(path)
@@ -136,11 +141,16 @@ class SkeletonDataset(Dataset):
         data = load_source(source)
         self.source = str(source) if not isinstance(source, Mapping) else None
         self.meta: dict = dict(data.get("meta") or {})
-        annotations = data["annotations"]
-        by_name = {a["frame_dir"]: a for a in annotations}
+        annotations = data["annotations"]  # a list (pkl) or the store's lazy sequence
+        if isinstance(data, SkeletonStore):  # names and labels without building any sample
+            all_names, all_labels = data.names, np.asarray(data.labels)
+        else:
+            all_names = [a["frame_dir"] for a in annotations]
+            all_labels = np.array([int(a["label"]) for a in annotations], dtype=np.int64)
+        position = {n: i for i, n in enumerate(all_names)}
 
         if split is None:
-            names = [a["frame_dir"] for a in annotations]
+            names = list(all_names)
             self.split_name = "all"
         elif isinstance(split, str):
             splits = data.get("split") or {}
@@ -151,7 +161,7 @@ class SkeletonDataset(Dataset):
         else:
             names = list(split)
             self.split_name = "custom"
-        missing = [n for n in names if n not in by_name]
+        missing = [n for n in names if n not in position]
         if missing:
             raise KeyError(
                 f"{len(missing)} names of split {self.split_name!r} have no annotation, "
@@ -161,13 +171,14 @@ class SkeletonDataset(Dataset):
             if holdout not in ("train", "val"):
                 raise ValueError(f"holdout must be None, 'train' or 'val', got {holdout!r}")
             tr, va = _holdout_fn(names, holdout_fraction, holdout_seed,
-                                 labels=[int(by_name[n]["label"]) for n in names])
+                                 labels=[int(all_labels[position[n]]) for n in names])
             names = tr if holdout == "train" else va
             self.split_name = f"{self.split_name}[{holdout}]"
 
-        self.annotations = [by_name[n] for n in names]
+        self._all = annotations
+        self._rows = np.array([position[n] for n in names], dtype=np.int64)  # into annotations
         self.names = names
-        self.labels = np.array([int(a["label"]) for a in self.annotations], dtype=np.int64)
+        self.labels = all_labels[self._rows] if len(names) else np.zeros(0, np.int64)
         self.class_names = list(self.meta.get("class_names") or [])
         self.num_classes = len(self.class_names) or (int(self.labels.max()) + 1 if len(self) else 0)
         self.layout = self.meta.get("layout")
@@ -181,12 +192,17 @@ class SkeletonDataset(Dataset):
         self._seeded_epoch: int | None = None
 
     def __len__(self) -> int:
-        return len(self.annotations)
+        return len(self._rows)
+
+    def annotation(self, index: int) -> dict:
+        """The annotation dict of sample ``index`` (from a store: built on access, its
+        keypoint a read-only view of the memory map)."""
+        return self._all[int(self._rows[index])]
 
     def sample(self, index: int, epoch: int | None = None) -> dict:
         """The pipeline output dict of sample ``index`` (for inspection / visualisation)."""
         epoch = self.epoch if epoch is None else int(epoch)
-        ann = self.annotations[index]
+        ann = self.annotation(index)
         s = {k: v for k, v in ann.items() if k != "keypoint"}
         kp = np.asarray(ann["keypoint"], dtype=np.float32)[..., :3]  # spec 5.5 step 1
         s["keypoint"] = kp.copy()  # steps may work in place; the annotation stays intact

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .pkl import load_pkl
+from .pkl import UnsafePickleError, load_pkl, safe_load
 from .prepare import ntu_centre, process_msr_file, process_ntu_file, shrec_normalise
 from .readers import read_shrec
 
@@ -153,10 +153,13 @@ def _from_npy(path: Path) -> SkeletonInput:
     except ValueError as exc:
         if "allow_pickle" not in str(exc):
             raise DataError(f"{path}: not a readable .npy file ({exc})") from None
-        # an object array: the official NTU txt2npy dict (the user named this file explicitly)
+        # an object array (the official NTU txt2npy dict): its payload is a pickle, read with
+        # the restricted unpickler (data/pkl.py) -- never allowed to run code
         try:
-            obj = np.load(path, allow_pickle=True)
+            obj = _load_object_npy(path)
             obj = obj.item() if obj.dtype == object and obj.shape == () else obj
+        except UnsafePickleError:
+            raise
         except Exception as exc2:  # noqa: BLE001 - report any unreadable pickle
             raise DataError(f"{path}: not a readable .npy file ({exc2})") from None
         if isinstance(obj, Mapping) and "skel_body0" in obj:
@@ -168,6 +171,18 @@ def _from_npy(path: Path) -> SkeletonInput:
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npy file ({exc})") from None
     return SkeletonInput(_as_array(arr, path.name), path.name, None, "npy")
+
+
+def _load_object_npy(path: Path, allow_unsafe: bool | None = None) -> np.ndarray:
+    """A ``.npy`` holding an object array: the header, then a pickle of the array (NumPy's
+    format), unpickled by :func:`adasgn.data.pkl.safe_load`."""
+    with open(path, "rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            np.lib.format.read_array_header_1_0(fh)
+        else:
+            np.lib.format.read_array_header_2_0(fh)
+        return safe_load(fh, str(path), allow_unsafe)
 
 
 def _ntu_txt2npy(obj: Mapping, path: Path) -> np.ndarray:

@@ -20,9 +20,12 @@ the *test* split.
 
 :func:`load_pkl` also accepts one bare annotation dict (like pyskl's per-sample examples).
 
-**Safety**: a pickle can run arbitrary code when it is loaded. :func:`load_pkl` must only be used
-on files the user names and trusts (their own ``adasgn prepare`` output, a dataset they
-downloaded from a source they trust); never on files fetched automatically.
+**Safety**: a plain pickle can run arbitrary code when it is loaded. Every pickle adasgn opens
+goes through :func:`safe_load` instead, a restricted unpickler that resolves only the globals an
+annotation file contains -- builtin containers and scalars, NumPy arrays, dtypes and scalars --
+and refuses anything else with a :class:`UnsafePickleError` naming the file and the refused
+global, before it is called. ``allow_unsafe=True`` (``adasgn --allow-unsafe-pickle COMMAND``) is
+the explicit opt-in for a trusted file that holds other objects.
 """
 
 from __future__ import annotations
@@ -39,7 +42,11 @@ from ..errors import DataError
 
 __all__ = [
     "REQUIRED_KEYS",
+    "SAFE_GLOBALS",
+    "UnsafePickleError",
     "load_pkl",
+    "safe_load",
+    "set_allow_unsafe_default",
     "save_pkl",
     "make_annotation",
     "validate_annotation",
@@ -47,6 +54,63 @@ __all__ = [
 
 REQUIRED_KEYS = ("frame_dir", "label", "keypoint")
 PICKLE_PROTOCOL = 4  # readable by every Python >= 3.4 (pyskl / mmaction2 environments)
+
+# What a pyskl / mmaction2 / adasgn annotation pickle refers to, and nothing else: containers and
+# scalars (protocol 2 names the builtins module "__builtin__"), NumPy's array / dtype / scalar
+# reconstruction (numpy < 2 "numpy.core", numpy >= 2 "numpy._core"; protocol 5 "_frombuffer"),
+# and "_codecs.encode", with which protocol 2 stores bytes (it only encodes a string).
+_BUILTINS = ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int",
+             "float", "complex", "bool", "slice", "range")
+SAFE_GLOBALS = frozenset(
+    {(m, n) for m in ("builtins", "__builtin__") for n in _BUILTINS}
+    | {(f"{core}.multiarray", n) for core in ("numpy.core", "numpy._core")
+       for n in ("_reconstruct", "scalar")}
+    | {(f"{core}.numeric", "_frombuffer") for core in ("numpy.core", "numpy._core")}
+    | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+       ("collections", "OrderedDict")}
+    | {("numpy.dtypes", n) for n in ("Float16DType", "Float32DType", "Float64DType",
+                                     "Int8DType", "Int16DType", "Int32DType", "Int64DType",
+                                     "UInt8DType", "UInt16DType", "UInt32DType", "UInt64DType",
+                                     "BoolDType", "StrDType", "BytesDType")}
+)
+_ALLOW_UNSAFE = {"default": False}
+
+
+class UnsafePickleError(DataError):
+    """A pickle asked for a global that annotation files never contain (it could run code)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "unsafe pickle")
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def __init__(self, fh, source: str):
+        super().__init__(fh)
+        self.source = source
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise UnsafePickleError(
+            f"{self.source}: refused to load: the pickle asks for the global {module}.{name}, "
+            "which an annotation file never contains (a pickle can run code when it is loaded). "
+            "If you trust this file, load it with --allow-unsafe-pickle (API: allow_unsafe=True)")
+
+
+def set_allow_unsafe_default(allow: bool) -> None:
+    """The process-wide default of ``allow_unsafe`` (what ``adasgn --allow-unsafe-pickle`` sets;
+    DataLoader workers inherit it)."""
+    _ALLOW_UNSAFE["default"] = bool(allow)
+
+
+def safe_load(fh, source: str = "<pickle>", allow_unsafe: bool | None = None) -> Any:
+    """Unpickle from the open binary file ``fh`` allowing only :data:`SAFE_GLOBALS` (unless
+    ``allow_unsafe``; ``None`` = the process default, off unless opted in)."""
+    if allow_unsafe is None:
+        allow_unsafe = _ALLOW_UNSAFE["default"]
+    if allow_unsafe:
+        return pickle.load(fh)
+    return _SafeUnpickler(fh, source).load()
 
 
 def make_annotation(frame_dir: str, label: int, keypoint: np.ndarray, **extra: Any) -> dict:
@@ -135,22 +199,23 @@ def _validate_all(data: Any, source: str) -> dict:
     return out
 
 
-def load_pkl(path: str | os.PathLike) -> dict:
+def load_pkl(path: str | os.PathLike, allow_unsafe: bool | None = None) -> dict:
     """Load and validate a pyskl / mmaction2 annotation pickle (or one bare annotation dict).
 
     Returns ``{"split": {...}, "annotations": [...], "meta": {...}}`` with every keypoint as
     float32 (M, T, V, C) (pyskl's float16 is converted). Raises DataError naming the file for
-    a missing key, a keypoint that is not 4-D, NaN/Inf, a split naming unknown samples.
-
-    **This runs pickle**: loading a pickle can execute arbitrary code. Use it only on files the
-    user names explicitly and trusts.
+    a missing key, a keypoint that is not 4-D, NaN/Inf, a split naming unknown samples, and
+    :class:`UnsafePickleError` for a global an annotation file never holds (read with
+    :func:`safe_load`; ``allow_unsafe=True`` opts out for a trusted file).
     """
     path = os.fspath(path)
     try:
         with open(path, "rb") as fh:
-            data = pickle.load(fh)
+            data = safe_load(fh, path, allow_unsafe)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except UnsafePickleError:
+        raise
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError,
             ValueError, TypeError) as exc:
         raise DataError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
