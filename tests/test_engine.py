@@ -202,3 +202,40 @@ def test_plot_qualitative_feeds_the_run_its_own_eval_pipeline(tmp_path):
     assert not torch.allclose(x, plain[0][0])  # what the old code fed: no view normalisation
     np.testing.assert_allclose(skel, x.numpy()[:, :, :, 0].transpose(1, 2, 0), rtol=1e-6)
     assert qualitative_figure(str(ck), "0", out=str(tmp_path / "q.png")).stat().st_size > 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_node_torchrun(tmp_path):
+    """Two "nodes" on this machine, the way users launch multi-node jobs: torchrun --nnodes 2
+    --nproc_per_node 1 with the c10d rendezvous, started twice. Every test sample is counted
+    once and both ranks end with the same weights (DDP kept them in step)."""
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=70)
+    out = tmp_path / "runs"
+    port = _free_port()
+    procs = []
+    for node in (0, 1):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
+               "--nproc_per_node", "1", "--rdzv-backend", "c10d",
+               "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "adasgn-test",
+               "-m", "adasgn", "train", str(ROOT / "configs" / "base.yaml"),
+               *_args(pkl, out, "twonode", epochs=2), "--no-progress"]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=dict(os.environ, OMP_NUM_THREADS="1")))
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, results):
+        assert p.returncode == 0, err[-3000:]
+    res = json.loads((out / "twonode" / "test.json").read_text())
+    assert res["world_size"] == 2
+    assert res["num_samples"] == 70 - int(0.75 * 70)
+    names = np.load(out / "twonode" / "scores_test.npz")["names"]
+    assert len(names) == len(set(names.tolist())) == res["num_samples"]
+    a, b = res["last_weights_digest"]
+    assert a == b

@@ -54,3 +54,14 @@ def all_gather_objects(obj):
     out = [None] * world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast_buffers(model: torch.nn.Module, src: int = 0) -> None:
+    """Give every rank rank ``src``'s buffers (BatchNorm running statistics). DDP broadcasts them
+    at the start of each forward, so after the last training step of an epoch every rank holds
+    its own update: without this, each rank would evaluate (and hold) a slightly different model
+    from the one rank 0 saves."""
+    if not is_distributed():
+        return
+    for buf in model.buffers():
+        dist.broadcast(buf.data, src)

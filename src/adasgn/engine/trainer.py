@@ -16,6 +16,7 @@ reaches the same final metrics as an uninterrupted run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -219,6 +220,7 @@ class Trainer:
             count += n
             bar.set_postfix(loss=f"{tot_loss / max(count, 1):.3f}")
         self.scheduler.step()
+        D.broadcast_buffers(self.model)  # every rank evaluates and keeps rank 0's model
         t = torch.tensor([tot_loss, tot_eff, correct, count], dtype=torch.float64, device=self.device)
         if D.is_distributed():
             torch.distributed.all_reduce(t)
@@ -274,7 +276,9 @@ class Trainer:
         return rep
 
     def final_test(self) -> dict:
-        """Load the selected checkpoint and evaluate the test split once."""
+        """Load the selected checkpoint and evaluate the test split once. Also records a digest
+        of every rank's last-epoch weights: under DDP they must all be equal."""
+        digests = D.all_gather_objects(weights_digest(self.model))
         best = self.ckpt_dir / "best.pt"
         D.barrier()
         if best.is_file():
@@ -286,13 +290,23 @@ class Trainer:
         out.update({"selected_epoch": self.best["epoch"], "selected_on": self.cfg.train.select_on,
                     "params": count_params(self.model),
                     "model": self.cfg.model.name, "name": self.cfg.name,
-                    "stream": self.cfg.data.stream, "seed": self.cfg.train.seed})
+                    "stream": self.cfg.data.stream, "seed": self.cfg.train.seed,
+                    "world_size": D.world_size(), "last_weights_digest": digests})
         if self.cfg.model.name == "adasgn":  # the efficiency weight and policy of this run
             out.update({"alpha": self.cfg.adasgn.alpha, "policy": self.model.cfg.policy})
         if D.is_main():
             (self.run_dir / "test.json").write_text(json.dumps(out, indent=2))
             save_scores(self.run_dir / "scores_test.npz", res, self.data, "test")
         return out
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-256 of a model's parameters and buffers (in state-dict order, as float64 bytes)."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _weights(ck: dict) -> dict:
