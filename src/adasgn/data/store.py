@@ -216,8 +216,8 @@ class _Annotations(Sequence):
             return [self[j] for j in range(*i.indices(len(self)))]
         s = self._s
         i = range(len(self))[i]
-        m, t = (int(x) for x in s.shapes[i])
-        kp = s.keypoint[s.offsets[i]:s.offsets[i + 1]].reshape(m, t, s.num_joints, s.channels)
+        m, t = s._shapes[i]
+        kp = s.keypoint[s._rows[i]:s._rows[i + 1]].reshape(m, t, s.num_joints, s.channels)
         return {"frame_dir": s.names[i], "label": int(s.labels[i]), "total_frames": t,
                 "keypoint": kp}
 
@@ -229,10 +229,14 @@ class SkeletonStore(Mapping):
     def __init__(self, path: Path, index: dict, arrays: dict):
         self.path = path
         self.index = index
-        self.keypoint = arrays["keypoint"]
-        self.offsets = arrays["offsets"]
-        self.shapes = arrays["shapes"]
-        self.labels = arrays["labels"]
+        # the big array stays a map, seen as a plain ndarray (np.memmap's subclass machinery
+        # costs more per slice than the rest of a sample's loading); the small ones are read
+        self.keypoint = arrays["keypoint"].view(np.ndarray)
+        self.offsets = np.array(arrays["offsets"])
+        self.shapes = np.array(arrays["shapes"])
+        self.labels = np.array(arrays["labels"])
+        self._rows = self.offsets.tolist()
+        self._shapes = self.shapes.tolist()
         self.names: list[str] = list(index["names"])
         self.num_joints = int(index["num_joints"])
         self.channels = int(index["channels"])
