@@ -124,17 +124,18 @@ def run_monitored(cmd: list[str], env: dict) -> tuple[int, float, int, str]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
-    peak, procs = 0, 0
+    peak, procs, parts = 0, 0, []
     while proc.poll() is None:
         pids = tree(proc.pid)
-        total = sum(pss_kb(p) for p in pids) * 1024
-        if total > peak:
-            peak, procs = total, len(pids)
+        each = [pss_kb(p) * 1024 for p in pids]
+        if sum(each) > peak:
+            peak, procs, parts = sum(each), len(pids), sorted(each, reverse=True)
         time.sleep(0.2)
     out, err = proc.communicate()
     if proc.returncode != 0:
         sys.stderr.write(err[-4000:])
-    return proc.returncode, time.perf_counter() - t0, peak, out + f"\n#procs {procs}\n"
+    return (proc.returncode, time.perf_counter() - t0, peak,
+            out + f"\n#procs {procs}\n#parts {json.dumps(parts)}\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,6 +198,10 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="runs/scale")
     ap.add_argument("--keep", action="store_true", help="keep the generated pkl and store")
+    ap.add_argument("--paths", nargs="+", default=["pkl", "store"], choices=["pkl", "store"],
+                    help="which paths to run (default both)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the pkl and store a --keep run left in --out")
     ap.add_argument("--json", default=None, help="also write the results here")
     a = ap.parse_args(argv)
     if a.cmd == "worker":
@@ -208,28 +213,34 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()
-    print(f"generating {a.samples} sequences ...", file=sys.stderr)
-    t0 = time.perf_counter()
-    anns, split, meta, ts = generate(a.samples)
-    t_gen = time.perf_counter() - t0
-    two = sum(1 for x in anns if x["keypoint"].shape[0] == 2) / len(anns)
-    pkl = out / "scale.pkl"
-    t0 = time.perf_counter()
-    save_pkl(pkl, anns, split, meta, validate=False)
-    t_pkl = time.perf_counter() - t0
-    del anns
-    store = out / "scale.store"
+    pkl, store = out / "scale.pkl", out / "scale.store"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "adasgn", "convert", str(pkl), str(store),
-                    "--no-progress"], check=True, env=env, stdout=subprocess.DEVNULL)
-    t_store = time.perf_counter() - t0
+    if a.reuse and pkl.is_file() and store.is_dir():
+        ts = lengths(a.samples, np.random.default_rng(0))
+        t_gen = t_pkl = t_store = float("nan")
+        two = float("nan")
+    else:
+        print(f"generating {a.samples} sequences ...", file=sys.stderr)
+        t0 = time.perf_counter()
+        anns, split, meta, ts = generate(a.samples)
+        t_gen = time.perf_counter() - t0
+        two = sum(1 for x in anns if x["keypoint"].shape[0] == 2) / len(anns)
+        t0 = time.perf_counter()
+        save_pkl(pkl, anns, split, meta, validate=False)
+        t_pkl = time.perf_counter() - t0
+        del anns
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "adasgn", "convert", str(pkl), str(store),
+                        "--no-progress"], check=True, env=env, stdout=subprocess.DEVNULL)
+        t_store = time.perf_counter() - t0
     sizes = {"pkl": du(pkl), "store": du(store)}
     res = {"samples": a.samples, "frames_mean": float(ts.mean()), "frames_max": int(ts.max()),
            "two_person_share": two, "generate_s": t_gen,
            "write_s": {"pkl": t_pkl, "store": t_store}, "bytes": sizes, "runs": [],
            "pipeline_samples_per_s_per_core": {}}
     for kind, path in (("pkl", pkl), ("store", store)):
+        if kind not in a.paths:
+            continue
         res["pipeline_samples_per_s_per_core"][kind] = pipeline_rate(str(path))
         for r in a.ranks:
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -237,10 +248,11 @@ def main(argv=None) -> int:
                    "--data", str(path), "--workers", str(a.workers)]
             rc, secs, peak, text = run_monitored(cmd, env)
             ranks = [json.loads(x) for x in text.splitlines() if x.startswith("{")]
-            procs = int(text.rsplit("#procs", 1)[1])
+            procs = int(text.split("#procs", 1)[1].split()[0])
+            parts = json.loads(text.split("#parts", 1)[1].strip())
             res["runs"].append({
                 "path": kind, "ranks": r, "workers": a.workers, "rc": rc, "seconds": secs,
-                "peak_pss_bytes": peak, "processes": procs,
+                "peak_pss_bytes": peak, "processes": procs, "peak_pss_per_process": parts,
                 "peak_pss_over_data": peak / sizes[kind],
                 "first_batch_s": max(x["first_batch_s"] for x in ranks) if ranks else None,
                 "open_s": max(x["open_s"] for x in ranks) if ranks else None,
@@ -269,8 +281,9 @@ def format_table(res: dict) -> str:
         f"{'path':<6} {'write s':>8} {'size GB':>8} {'pipeline/s/core':>16}",
     ]
     for k in ("pkl", "store"):
+        rate = res["pipeline_samples_per_s_per_core"].get(k, float("nan"))
         lines.append(f"{k:<6} {res['write_s'][k]:>8.1f} {res['bytes'][k] / gb:>8.2f} "
-                     f"{res['pipeline_samples_per_s_per_core'][k]:>16.0f}")
+                     f"{rate:>16.0f}")
     lines.append(f"{'path':<6} {'R':>2} {'procs':>5} {'peak PSS GB':>12} {'x data':>7} "
                  f"{'open s':>7} {'1st batch s':>11} {'epoch samples/s':>16}")
     for r in res["runs"]:

@@ -16,7 +16,7 @@ LAYERS = [
     {"adasgn.data"},
     {"adasgn.models"},
     {"adasgn.engine"},
-    {"adasgn.inference", "adasgn.export", "adasgn.bench"},
+    {"adasgn.inference", "adasgn.export", "adasgn.bench", "adasgn.stream", "adasgn.video"},
     {"adasgn.commands", "adasgn.cli", "adasgn.entry", "adasgn.__main__"},
 ]
 # function-local imports allowed: optional extras (and the standard library's lazy corners)

@@ -3,7 +3,7 @@ import pytest
 
 from adasgn.skeleton import LayoutError, get_layout, list_layouts, load_layout_yaml
 
-BUILTIN = ["coco17", "kinect20", "msr20", "ntu25", "shrec22"]
+BUILTIN = ["coco17", "kinect20", "msr20", "ntu25", "shrec22", "mediapipe33", "hand21"]
 
 
 def test_builtin_layouts_registered():
@@ -81,3 +81,11 @@ def test_bad_layout_files(tmp_path, text, message):
     with pytest.raises(LayoutError, match=message) as exc:
         load_layout_yaml(_write(tmp_path, text))
     assert "lay.yaml" in str(exc.value)  # the error names the file
+
+
+def test_video_layouts():
+    mp, hand = get_layout("mediapipe33"), get_layout("hand21")
+    assert mp.joint_choices == (1, 9, 33) and hand.joint_choices == (1, 11, 21)
+    assert mp.joints[11:13] == ("l_shoulder", "r_shoulder") and mp.joints[32] == "r_foot_index"
+    assert hand.joints[4] == "thumb_tip" and hand.joints[20] == "pinky_tip"
+    assert hand.parents[hand.index("index_mcp")] == 0

@@ -113,6 +113,16 @@ def _check_rotation(before, after):
                                rtol=1e-4, atol=1e-5)
 
 
+def _check_normalize(before, after):
+    k0, k1 = before["keypoint"], after["keypoint"]
+    assert k1.shape == k0.shape
+    np.testing.assert_array_equal(k1[:, 3], 0)  # empty frames / slots stay empty
+    np.testing.assert_array_equal(k1[1, 10:], 0)
+    keep = [t for t in range(k0.shape[1]) if t != 3]
+    np.testing.assert_allclose(k1[0, keep, 1], 0, atol=1e-6)  # every frame on its own centre
+    np.testing.assert_allclose(k1[0, 5] - k1[0, 5, 7], k0[0, 5] - k0[0, 5, 7], atol=1e-5)
+
+
 def _check_format(before, after):
     assert after["input"].shape == (3, 30, 25, 2)
 
@@ -124,6 +134,7 @@ CHECKS = {
     "RotNorm": ({"layout": "ntu25"}, _check_rotnorm),
     "RandomRotation": ({"degrees": 17}, _check_rotation),
     "FormatInput": ({"num_persons": 2}, _check_format),
+    "Normalize": ({"mode": "frame", "layout": "ntu25"}, _check_normalize),
 }
 
 

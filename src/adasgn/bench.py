@@ -23,23 +23,31 @@ its trained policy makes on real samples of the pkl's test split (optionally at 
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
-from .engine.run import load_run
+from .data.presets import get_preset
+from .engine.config import load_config
+from .engine.run import TrainedRun, build_model, load_run
 from .models import create_model
 from .models.flops import executed_flops
+from .skeleton import get_layout
+from .stream import StreamingRecognizer, StreamPool
 
 # paper Table 3, alpha = 4, NTU-60 cross-subject: percent of frames per choice
 PAPER_MIX = {"S-1": 48.36, "B-9": 16.47, "B-25": 35.14}
 
-__all__ = ["PAPER_MIX", "default_mix", "format_bench", "machine_info", "matmul_peak_gflops",
-           "mix_decisions", "parse_mix", "run_bench"]
+__all__ = ["PAPER_MIX", "default_mix", "format_bench", "format_stream_bench", "machine_info",
+           "matmul_peak_gflops", "mix_decisions", "parse_mix", "run_bench", "run_stream_bench",
+           "stream_frames"]
 
 
 def default_mix(choice_names: list[str]) -> dict[str, float]:
@@ -409,4 +417,232 @@ def format_bench(rep: dict) -> str:
             f"      grouped vs SGN {r['speedup_grouped_vs_sgn']:.2f}x, vs masked "
             f"{r['speedup_grouped_vs_masked']:.2f}x (GMACs ratio SGN/AdaSGN "
             f"{r['gmacs_ratio_sgn_vs_adasgn']:.2f}); {r['reps']} reps; usage {use}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# streaming: per-update latency of adasgn.stream vs recomputing the window (bench --stream)
+
+
+def stream_frames(n: int, joints: int, seed: int = 0, persons: int = 1) -> torch.Tensor:
+    """(n, persons, joints, 3) smooth synthetic motion: a random pose, every joint on its own
+    slow oscillation, the body drifting (a stand-in for a sensor stream; seeded)."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(persons, joints, 3, generator=g) * 0.3
+    amp = torch.rand(persons, joints, 3, generator=g) * 0.1
+    freq = 0.5 + torch.rand(persons, joints, 3, generator=g) * 2.0  # Hz at 30 fps
+    phase = torch.rand(persons, joints, 3, generator=g) * 6.2832
+    t = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1) / 30.0
+    drift = torch.cumsum(torch.randn(n, persons, 1, 3, generator=g) * 0.005, 0)
+    return (base + amp * torch.sin(6.2832 * freq * t + phase) + drift).contiguous()
+
+
+def _random_run(model: str, dataset: str = "ntu60") -> TrainedRun:
+    cfg = load_config(None, [f"model.name={model}", f"data.dataset={dataset}"])
+    preset = get_preset(dataset)
+    layout = get_layout(preset.layout)
+    net = build_model(cfg, layout, preset.num_classes, preset.in_channels).eval()
+    names = [str(i) for i in range(preset.num_classes)]
+    return TrainedRun(Path(f"random-init-{model}"), {}, cfg, net, preset, layout, names,
+                      torch.device("cpu"))
+
+
+def _stream_runs(checkpoint: str | None) -> tuple[dict[str, TrainedRun], dict[str, str]]:
+    """{"sgn": run, "adasgn": run}: random init on ntu25 (NTU-60 classes), or the checkpoint's
+    AdaSGN with a random-init SGN of the same layout / classes / pipeline."""
+    if checkpoint is None:
+        return ({"sgn": _random_run("sgn"), "adasgn": _random_run("adasgn")},
+                {"sgn": "random init, ntu25, NTU-60 classes",
+                 "adasgn": "random init, ntu25, NTU-60 classes, tconv policy"})
+    run = load_run(checkpoint, "cpu")
+    if run.kind != "adasgn":
+        raise ValueError(f"{checkpoint} holds a {run.kind} model; bench --stream --checkpoint "
+                         "needs an AdaSGN checkpoint")
+    ada = run.model
+    cfg = copy.deepcopy(run.cfg)
+    cfg.model.name = "sgn"
+    sgn = create_model("sgn", layout=ada.cfg.layout, num_classes=ada.num_classes,
+                       num_frames=ada.num_frames, in_channels=ada.in_channels,
+                       skip_empty_persons=ada.cfg.skip_empty_persons).eval()
+    sgn_run = dataclasses.replace(run, cfg=cfg, model=sgn, _data={})
+    return ({"sgn": sgn_run, "adasgn": run},
+            {"sgn": f"random init, same layout / classes as {checkpoint}",
+             "adasgn": f"checkpoint {checkpoint} ({ada.cfg.layout}, {ada.cfg.policy} policy)"})
+
+
+def _pct(v: list[float], q: float) -> float:
+    s = sorted(v)
+    if not s:
+        return float("nan")
+    i = (len(s) - 1) * q / 100.0
+    lo = int(i)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (i - lo)
+
+
+def _stream_one(run: TrainedRun, frames: torch.Tensor, window: int | None, target_s: float,
+                 min_updates: int, max_updates: int, warmup: int, chunk: int = 25) -> dict:
+    """Chunks of ``chunk`` updates: the stream's push() of each update's frame (timed), then the
+    model on each of those windows (timed), so that each method runs back to back (its weights
+    warm, like a process doing only that) while load drift on a shared machine hits both alike.
+    Same model; the decisions and logits of the two are compared."""
+    live = StreamingRecognizer(run, window=window)
+    model = live.model
+    chunk = max(1, min(chunk, max_updates + warmup))
+    upd, mod, win = [], [], []
+    mismatched, max_diff = 0, 0.0
+    counts: dict[str, int] = {}
+    computed = calls = 0
+    i, warm = 0, warmup
+    deadline = None
+    with torch.inference_mode():
+        while len(upd) < max_updates:
+            if deadline is not None and time.perf_counter() > deadline and len(upd) >= min_updates:
+                break
+            block = []
+            while len(block) < chunk:
+                c0, k0 = live.streamer.computed, live.streamer.calls
+                up = live.push(frames[i % len(frames)])
+                i += 1
+                if up is not None:
+                    block.append((up, live.streamer.computed - c0, live.streamer.calls - k0,
+                                  live.window_input(), live.last_logits, live.last_info))
+            timed = []
+            for _, _, _, x, _, _ in block:
+                t0 = time.perf_counter()
+                out = model(x)
+                timed.append((1e3 * (time.perf_counter() - t0), out))
+            for (up, c, k, _, logits_s, info_s), (ms, (logits, info)) in zip(block, timed):
+                if warm > 0:
+                    warm -= 1
+                    continue
+                upd.append(up.latency_ms)
+                mod.append(up.model_ms)
+                win.append(ms)
+                computed += c
+                calls += k
+                max_diff = max(max_diff, float((logits_s - logits).abs().max()))
+                if info.decisions is not None:
+                    if not torch.equal(info.decisions, info_s.decisions):
+                        mismatched += 1
+                    for names in up.branches:
+                        for b in names:
+                            counts[b] = counts.get(b, 0) + 1
+            if deadline is None and warm == 0:
+                deadline = time.perf_counter() + target_s
+    n = len(upd)
+    total = max(sum(counts.values()), 1)
+    return {
+        "updates": n, "stride": live.stride, "window": live.window,
+        "update_ms_p50": _pct(upd, 50), "update_ms_p99": _pct(upd, 99),
+        "update_model_ms_p50": _pct(mod, 50),
+        "window_ms_p50": _pct(win, 50), "window_ms_p99": _pct(win, 99),
+        "speedup_vs_window": _pct(win, 50) / _pct(upd, 50),
+        "features_per_update": computed / max(n, 1), "kernel_calls_per_update": calls / max(n, 1),
+        "decisions_mismatched": mismatched, "max_abs_logit_diff": max_diff,
+        "usage": {k: v / total for k, v in sorted(counts.items())},
+    }
+
+
+def _pool_one(run: TrainedRun, n: int, frames: torch.Tensor, target_s: float,
+              warmup: int = 2, min_steps: int = 3) -> dict:
+    """``n`` streams in a :class:`~adasgn.stream.StreamPool`, every stream due at every step: the
+    time of a step (n pushes + one flush)."""
+    pool = StreamPool(run, n, window=run.model.num_frames)
+    offs = [(7 * i) % len(frames) for i in range(n)]
+    times, step = [], 0
+    t_end = None
+    with torch.inference_mode():
+        while len(times) < min_steps or time.perf_counter() < t_end:
+            t0 = time.perf_counter()
+            for i in range(n):
+                pool.push(i, frames[(offs[i] + step) % len(frames)])
+            ups = pool.flush()
+            dt = time.perf_counter() - t0
+            step += 1
+            if not ups:
+                continue  # filling the windows
+            if warmup > 0:
+                warmup -= 1
+                t_end = time.perf_counter() + target_s
+                continue
+            times.append(dt)
+    med = _pct(times, 50)
+    return {"streams": n, "steps": len(times), "step_ms_p50": 1e3 * med,
+            "ms_per_update": 1e3 * med / n, "updates_per_s": n / med}
+
+
+def run_stream_bench(threads: list[int] | None = None, checkpoint: str | None = None,
+                     window: int | None = 20, target_s: float = 3.0, min_updates: int = 30,
+                     max_updates: int = 3000, warmup: int = 10, seed: int = 0,
+                     pool_sizes: list[int] | None = None, pool_s: float = 1.0) -> dict:
+    """Per-update latency at batch 1 on the CPU: :class:`~adasgn.stream.StreamingRecognizer`
+    (each frame's work once) vs the model on the whole window at every update, for SGN and
+    AdaSGN, at each thread count; the decisions and logits of both are compared. With
+    ``pool_sizes`` also the throughput of N streams batched in a :class:`~adasgn.stream.
+    StreamPool` (at the first thread count, about ``pool_s`` seconds each).
+
+    ``window`` (raw frames) sets the stride (20: an update at every frame); per update the work
+    does not depend on it. About ``target_s`` seconds of updates per model and thread count."""
+    threads = [int(t) for t in (threads or [1, 2])]
+    if any(t < 1 for t in threads):
+        raise ValueError("thread counts must be at least 1")
+    before_threads = torch.get_num_threads()
+    load_before = _loadavg()
+    torch.manual_seed(seed)
+    runs, desc = _stream_runs(checkpoint)
+    out: dict[str, dict] = {}
+    try:
+        for name, run in runs.items():
+            frames = stream_frames(600, run.layout.num_joints, seed=seed)
+            by = {}
+            for th in threads:
+                torch.set_num_threads(th)
+                by[str(th)] = _stream_one(run, frames, window, target_s, min_updates,
+                                          max_updates, warmup)
+            first = by[str(threads[0])]
+            out[name] = {**{k: first[k] for k in ("update_ms_p50", "update_ms_p99",
+                                                  "window_ms_p50", "speedup_vs_window")},
+                         "threads": threads[0], "by_threads": by}
+            if pool_sizes:
+                torch.set_num_threads(threads[0])
+                out[name]["pool"] = {str(k): _pool_one(run, int(k), frames, pool_s)
+                                     for k in pool_sizes}
+    finally:
+        torch.set_num_threads(before_threads)
+    machine = machine_info(torch.device("cpu"))
+    machine["torch_threads"] = threads
+    machine["loadavg_before"] = load_before
+    machine["loadavg_after"] = _loadavg()
+    return {"machine": machine, "models": desc, "batch": 1, "persons": 1,
+            "ms_unit": "milliseconds per update (one stream, batch 1); update = push() of the "
+                       "frame that completes it (checks, per-frame pipeline, model, top-k); "
+                       "window = the model forward on the whole window",
+            "stream": out}
+
+
+def format_stream_bench(rep: dict) -> str:
+    m = rep["machine"]
+    lines = [f"machine: {m['cpu']}, {m['cpus_available']}/{m['cpu_count']} CPUs available, "
+             f"torch {m['torch']}, OMP_WAIT_POLICY={m.get('omp_wait_policy')}",
+             f"load average before {m['loadavg_before']}, after {m['loadavg_after']}",
+             f"models: AdaSGN {rep['models']['adasgn']}; SGN {rep['models']['sgn']}",
+             f"{'model':<7} {'threads':>7} {'update p50':>10} {'p99':>7} {'window p50':>10} "
+             f"{'speedup':>7} {'feat/upd':>8} {'updates':>7}  decisions"]
+    for name, r in rep["stream"].items():
+        for th, b in r["by_threads"].items():
+            same = ("same" if b["decisions_mismatched"] == 0 else
+                    f"{b['decisions_mismatched']} windows differ")
+            lines.append(f"{name:<7} {th:>7} {b['update_ms_p50']:>10.3f} {b['update_ms_p99']:>7.3f} "
+                         f"{b['window_ms_p50']:>10.3f} {b['speedup_vs_window']:>6.1f}x "
+                         f"{b['features_per_update']:>8.2f} {b['updates']:>7}  {same}, logits "
+                         f"max diff {b['max_abs_logit_diff']:.1e}")
+        use = r["by_threads"][str(r["threads"])]["usage"]
+        if use and list(use) != ["static"]:
+            lines.append("        branches: " + " ".join(f"{k}:{100 * v:.0f}%"
+                                                      for k, v in use.items()))
+        for k, pr in r.get("pool", {}).items():
+            lines.append(f"        pool of {k:>3} streams ({r['threads']} thread): "
+                         f"{pr['ms_per_update']:.3f} ms per update, "
+                         f"{pr['updates_per_s']:.0f} updates/s")
     return "\n".join(lines)

@@ -39,10 +39,13 @@ import torch
 
 from .data.inputs import FORMAT_TEXT, InputMismatchError, SkeletonInput, read_input
 from .data.transforms import build_pipeline
+from .engine.metrics import RankedClasses
 from .engine.run import TrainedRun, load_run
 from .skeleton import get_layout
+from .stream import StreamingRecognizer
 
-__all__ = ["InputMismatchError", "Prediction", "Recognizer", "SkeletonInput", "read_input"]
+__all__ = ["InputMismatchError", "Prediction", "Recognizer", "SkeletonInput", "StreamingRecognizer",
+           "read_input"]
 
 STATIC = "static"  # the branch name reported for every frame of a static model (SGN / single)
 
@@ -52,7 +55,7 @@ STATIC = "static"  # the branch name reported for every frame of a static model 
 
 
 @dataclass
-class Prediction:
+class Prediction(RankedClasses):
     """What :meth:`Recognizer.predict` found for one input (``to_dict()`` for JSON)."""
 
     source: str  # file name or a short description of the array
@@ -68,18 +71,6 @@ class Prediction:
     budget: float | None = None
     label: int | None = None  # ground truth when the input carries one (pyskl entries)
     usage: dict = field(default_factory=dict)  # share of computed frames per branch (adaptive)
-
-    @property
-    def index(self) -> int:
-        return int(self.top[0]["index"])
-
-    @property
-    def name(self) -> str:
-        return str(self.top[0]["name"])
-
-    @property
-    def probability(self) -> float:
-        return float(self.top[0]["probability"])
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -218,6 +209,17 @@ class Recognizer:
         if layout is not None:
             inp.layout = get_layout(layout).name
         return self._predict_input(inp, topk, t0)
+
+    def stream(self, window: int | None = None, *, seconds: float | None = None,
+               fps: float | None = None, normalize: str | None = None,
+               topk: int = 5) -> StreamingRecognizer:
+        """A live recogniser on this checkpoint (adasgn.stream, docs/streaming.md): ``push``
+        one frame at a time. ``window`` in frames, or ``seconds`` x ``fps`` (defaults from the
+        checkpoint's dataset); ``normalize`` overrides the checkpoint's (``frame`` / ``origin``).
+        The budget set on this recogniser applies."""
+        return StreamingRecognizer(self.run, self.model, window=window, seconds=seconds, fps=fps,
+                                   normalize=normalize, topk=topk, class_names=self.class_names,
+                                   budget=self.budget)
 
     def predict_many(self, sources: Iterable[Any], topk: int = 5, **kwargs) -> list[Prediction]:
         """:meth:`predict` on each source in turn (latency measured per input)."""

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..bench import format_bench, run_bench
+from ..bench import format_bench, format_stream_bench, run_bench, run_stream_bench
 from ..errors import UserError
 
 HELP = """Time plain SGN, AdaSGN `grouped` (each branch only on its frames) and AdaSGN `masked`
@@ -16,15 +16,22 @@ synchronised, torch.inference_mode. Decisions: the paper's alpha=4 NTU-60 CS mix
 (--mix to change), or with --checkpoint/--data those the trained policy makes on real test
 samples (optionally at --budget G). Also reports paper-convention GMACs, executed GFLOPs per
 sample, speed-up ratios, achieved GFLOP/s against a matmul peak measured in the same run, and the
-machine (CPU, threads, torch, load average before/after). See docs/benchmarks.md."""
+machine (CPU, threads, torch, load average before/after). See docs/benchmarks.md.
+
+--stream times live recognition instead (docs/streaming.md): per-update latency at batch 1 on
+the CPU of adasgn.stream (each frame's features computed once) against the model on the whole
+window at every update, same model and decisions (compared), SGN and AdaSGN, at 1 and 2 threads
+(--threads to choose); --json gives one object whose `stream` entry holds per model
+update_ms_p50, update_ms_p99, window_ms_p50 and speedup_vs_window."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time SGN vs AdaSGN grouped vs masked", description=HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch.set_num_threads (default: torch's current value)")
+    p.add_argument("--threads", type=int, nargs="+", default=None, metavar="N",
+                   help="torch.set_num_threads (default: torch's current value; --stream: 1 2, "
+                        "several values allowed)")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=None, metavar="B",
                    help="default: 1 64 (and 1024 on cuda)")
     p.add_argument("--mix", default=None,
@@ -43,28 +50,67 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "sequence finds its own lambda and costs about the budget (no calibration)")
     p.add_argument("--no-flops", action="store_true", help="skip the executed-FLOPs count")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stream", action="store_true",
+                   help="time live recognition (adasgn.stream) vs recomputing the window")
+    p.add_argument("--window", type=int, default=20, metavar="FRAMES",
+                   help="--stream: window in raw frames (default 20: an update every frame)")
+    p.add_argument("--stream-seconds", type=float, default=3.0, metavar="S",
+                   help="--stream: seconds of updates per model and thread count (default 3)")
+    p.add_argument("--stream-updates", type=int, default=3000, metavar="N",
+                   help="--stream: at most N timed updates per model and thread count")
+    p.add_argument("--pool", type=int, nargs="*", default=None, metavar="N",
+                   help="--stream: also the throughput of N streams batched in one forward "
+                        "(StreamPool), e.g. --pool 1 16 64")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads is not None and args.threads < 1:
+    if args.threads is not None and min(args.threads) < 1:
         raise UserError("--threads must be at least 1")
+    if args.stream:
+        return _run_stream(args)
+    if args.threads is not None and len(args.threads) > 1:
+        raise UserError("--threads takes one value (several only with --stream)")
+    threads = args.threads[0] if args.threads else None
     if args.reps is not None and args.reps < 1:
         raise UserError("--reps must be at least 1")
     if args.warmup < 0:
         raise UserError("--warmup must be >= 0")
     try:
-        rep = run_bench(batch_sizes=args.batch_sizes, device=args.device, threads=args.threads,
+        rep = run_bench(batch_sizes=args.batch_sizes, device=args.device, threads=threads,
                         mix=args.mix, reps=args.reps, warmup=args.warmup, persons=args.persons,
                         checkpoint=args.checkpoint, data=args.data, budget=args.budget,
                         budget_mode=args.budget_mode,
                         seed=args.seed, measure_flops=not args.no_flops)
     except (FileNotFoundError, ValueError, KeyError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise UserError(msg) from None
-    if args.json:
+        raise _user_error(exc) from None
+    return _emit(rep, args.json, format_bench)
+
+
+def _run_stream(args: argparse.Namespace) -> int:
+    if args.device != "cpu":
+        raise UserError("--stream measures batch-1 latency on the CPU (--device cpu)")
+    if args.stream_updates < 1 or args.stream_seconds <= 0:
+        raise UserError("--stream-updates must be >= 1 and --stream-seconds > 0")
+    try:
+        rep = run_stream_bench(threads=args.threads, checkpoint=args.checkpoint,
+                               window=args.window, target_s=args.stream_seconds,
+                               min_updates=min(30, args.stream_updates),
+                               max_updates=args.stream_updates, seed=args.seed,
+                               pool_sizes=args.pool)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise _user_error(exc) from None
+    return _emit(rep, args.json, format_stream_bench)
+
+
+def _user_error(exc: Exception) -> UserError:
+    return UserError(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
+
+
+def _emit(rep: dict, as_json: bool, fmt) -> int:
+    if as_json:
         json.dump(rep, sys.stdout)
         print()
     else:
-        print(format_bench(rep))
+        print(fmt(rep))
     return 0

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = train(cfg, resume=args.resume, progress=not args.no_progress)
     except FileNotFoundError as exc:
-        raise UserError(f"{exc} (make it with `adasgn prepare {cfg.data.dataset} --raw ... "
+        raise UserError(f"{exc} (make it with `adasgn prepare {cfg.data.dataset or 'files'} --raw ... "
                         f"--out {cfg.data.path}`, or set data.path=...)") from None
     except (DataError, ConfigError) as exc:
         raise UserError(str(exc)) from None

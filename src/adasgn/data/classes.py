@@ -65,3 +65,49 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "shrec14": SHREC14_CLASSES,
     "shrec28": SHREC28_CLASSES,
 }
+
+# F-PHAB / FPHA: the action folder names, in the order of the labels 0-44 of the official split
+# file (data_split_action_recognition.txt).
+FPHA_CLASSES: tuple[str, ...] = (
+    "open_juice_bottle", "close_juice_bottle", "pour_juice_bottle", "open_peanut_butter",
+    "close_peanut_butter", "prick", "sprinkle", "scoop_spoon", "put_sugar", "stir", "open_milk",
+    "close_milk", "pour_milk", "drink_mug", "put_tea_bag", "put_salt", "open_liquid_soap",
+    "close_liquid_soap", "pour_liquid_soap", "wash_sponge", "flip_sponge", "scratch_sponge",
+    "squeeze_sponge", "open_soda_can", "use_flash", "write", "tear_paper", "squeeze_paper",
+    "open_letter", "take_letter_from_enveloppe", "read_letter", "flip_pages", "use_calculator",
+    "light_candle", "charge_cell_phone", "unfold_glasses", "clean_glasses", "open_wallet",
+    "give_coin", "receive_coin", "give_card", "pour_wine", "toast_wine", "handshake", "high_five",
+)  # fmt: skip
+
+# UTD-MHAD actions a1-a27
+UTD_MHAD_CLASSES: tuple[str, ...] = (
+    "right arm swipe to the left", "right arm swipe to the right", "right hand wave",
+    "two hand front clap", "right arm throw", "cross arms in the chest", "basketball shoot",
+    "right hand draw x", "right hand draw circle (clockwise)",
+    "right hand draw circle (counter clockwise)", "draw triangle", "bowling (right hand)",
+    "front boxing", "baseball swing from right", "tennis right hand forehand swing",
+    "arm curl (two arms)", "tennis serve", "two hand push", "right hand knock on door",
+    "right hand catch an object", "right hand pick up and throw", "jogging in place",
+    "walking in place", "sit to stand", "stand to sit", "forward lunge (left foot forward)",
+    "squat (two arms stretch out)",
+)  # fmt: skip
+
+# Penn Action: the ``action`` field of the .mat files, sorted (label = index)
+PENN_CLASSES: tuple[str, ...] = (
+    "baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing",
+    "jump_rope", "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar",
+    "tennis_forehand", "tennis_serve",
+)  # fmt: skip
+
+CLASS_NAMES.update({"fpha": FPHA_CLASSES, "utd_mhad": UTD_MHAD_CLASSES, "penn": PENN_CLASSES})
+
+# SFINGE3D: the Dictionary folders 1-13 (label = folder - 1); five static poses, then dynamic
+# fine and coarse gestures
+SFINGE3D_CLASSES: tuple[str, ...] = (
+    "one", "two", "three", "four", "ok", "pinch", "grab", "expand", "tap", "swipe left",
+    "swipe right", "swipe v", "swipe o",
+)  # fmt: skip
+# with a no-gesture class (windows between the gestures of long sequences; benchmarks/sfinge_online.py)
+SFINGE3D_BG_CLASSES: tuple[str, ...] = SFINGE3D_CLASSES + ("no gesture",)
+
+CLASS_NAMES.update({"sfinge3d": SFINGE3D_CLASSES, "sfinge3d_bg": SFINGE3D_BG_CLASSES})

@@ -22,6 +22,7 @@ official code reseeded every worker with the same seed every epoch, spec 4.1).
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -299,6 +300,12 @@ def build_loader(dataset: SkeletonDataset, batch_size: int = 64, train: bool = T
                            even=train, advance=train)
     if drop_last and len(sampler) < batch_size:
         drop_last = False  # never an empty epoch on a tiny dataset
+    if num_workers > 0:
+        # the objects that exist now (the dataset, its names and index, torch's modules) are
+        # moved out of the cyclic collector's reach: a collection in a forked worker would
+        # otherwise write to every page holding them and copy it (copy-on-access, PyTorch
+        # #13246); they are long-lived anyway
+        gc.freeze()
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -318,7 +325,8 @@ def build_loader(dataset: SkeletonDataset, batch_size: int = 64, train: bool = T
 def default_pipeline(dataset: str, stream: str = "joint", train: bool = False, *,
                      num_frames: int = 20, rot_norm: bool = False, rotation: bool | None = None,
                      degrees: int = 17, official_bone: bool = False,
-                     layout: str | None = None, num_persons: int | None = None) -> list[dict]:
+                     layout: str | None = None, num_persons: int | None = None,
+                     normalize: str = "none") -> list[dict]:
     """The step configs for a dataset preset (``ntu60``, ``ntu120``, ``shrec14``, ``shrec28``,
     ``msr``, ``synthetic``), a stream (``joint`` / ``bone`` / ``velocity``) and a mode.
 
@@ -328,13 +336,23 @@ def default_pipeline(dataset: str, stream: str = "joint", train: bool = False, *
     adds the view normalisation (official only for NTU-60 cross-view).
     SHREC: no rotation (official). MSR: no rotation (single fixed frontal camera, the same view
     in train and test, and only 10 subjects; see docs/pipeline.md). ``rotation`` overrides.
+    ``normalize`` ``frame`` / ``origin`` adds the streamable :class:`~adasgn.data.transforms.
+    Normalize` right after dropping empty frames (with ``rot_norm`` it does the view
+    normalisation too, instead of ``RotNorm``); ``none`` (default) leaves the steps as they were.
     """
-    preset = get_preset(dataset)
+    # dataset None / "custom": a dataset of one's own (no preset), ``layout`` then required
+    preset = None if dataset in (None, "custom") else get_preset(dataset)
+    if preset is None and not layout:
+        raise ValueError("default_pipeline: a dataset without a preset needs layout=")
     layout = layout or preset.layout
-    num_persons = num_persons or preset.max_persons
+    num_persons = num_persons or (preset.max_persons if preset else 1)
     if rotation is None:
         rotation = dataset in ("ntu60", "ntu120", "synthetic")
     steps: list[dict] = [{"type": "DropEmptyFrames"}]
+    if normalize != "none":  # streamable (docs/streaming.md): per frame / one fixed origin
+        steps.append({"type": "Normalize", "mode": normalize, "layout": layout,
+                      "rotate": bool(rot_norm)})
+        rot_norm = False
     # rot_norm is computed from joint positions: for bone / velocity it runs before the stream
     # (the official code computes it from the bone / velocity values, which is meaningless).
     if rot_norm and stream != "joint":

@@ -12,6 +12,10 @@
   NTU's spine-middle origin (the official code has no MSR pipeline; this is our choice);
   cross-subject split, odd subjects train.
 * **SHREC'17** (:func:`prepare_shrec`): official train/test lists, normalisation of spec 5.7.
+* **F-PHAB / FPHA** (:func:`prepare_fpha`), **UTD-MHAD** (:func:`prepare_utd`), **Penn Action**
+  (:func:`prepare_penn`): read, then normalised by :class:`Normalise` -- the same step the generic
+  import of a folder of sequences (``adasgn.data.files``) applies, so each of these sets can be
+  imported both ways with identical results.
 
 Bad input never aborts a run and never passes silently: each file that cannot be used is
 skipped and reported with its name and the reason (summary + ``OUT.rejects.txt``). Work is
@@ -38,14 +42,20 @@ from .classes import CLASS_NAMES
 from .. import __version__
 from ..atomic import atomic_write
 from .pkl import save_pkl
+from .store import write_store
+from ..skeleton import Layout, get_layout
 from .readers import (
     DataError,
     NTUSkeleton,
     nonzero_frames,
+    read_fpha,
     read_msr,
     read_ntu_skeleton,
+    read_penn,
     read_shrec,
     read_shrec_index,
+    read_utd,
+    require_mat_support,
 )
 
 __all__ = [
@@ -53,6 +63,14 @@ __all__ = [
     "prepare_ntu",
     "prepare_msr",
     "prepare_shrec",
+    "prepare_fpha",
+    "prepare_utd",
+    "prepare_penn",
+    "Normalise",
+    "FPHA_NORMALISE",
+    "UTD_NORMALISE",
+    "PENN_NORMALISE",
+    "PENN_VISIBILITY",
     "ntu_denoise",
     "ntu_centre",
     "process_ntu_file",
@@ -192,7 +210,10 @@ def _finish(dataset: str, out: str | os.PathLike, samples: list[dict], rejects: 
     res = PrepareResult(dataset, None, rejects_path, num_files, len(samples), list(rejects),
                         {k: len(v) for k, v in split.items()})
     if samples:
-        save_pkl(out, samples, split, meta, validate=False)
+        if out.suffix == ".store":  # a memory-mapped store instead of the pkl (data/store.py)
+            write_store(out, samples, split, meta)
+        else:
+            save_pkl(out, samples, split, meta, validate=False)
         res.out = out
     res.seconds = time.perf_counter() - t0
     return res
@@ -616,3 +637,358 @@ def prepare_shrec(raw: str | os.PathLike, out: str | os.PathLike, classes: int =
     meta = _base_meta(dataset, "shrec22", raw, normalisation="spec 5.7 (wrist origin, "
                       "wrist-to-middle-base length 1)", zero_frames="dropped")
     return _finish(dataset, out, samples, rejects, split, meta, n_entries, t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation shared by F-PHAB, UTD-MHAD, Penn Action and the generic import (data/files.py)
+
+
+@dataclass(frozen=True)
+class Normalise:
+    """What is done to a sequence (M, T, V, C) after reading, in this order:
+
+    1. a joint whose coordinate channels are all zero is *missing* and stays exactly zero;
+       with ``drop_zero_frames``, frames where every joint is missing are dropped; a sequence
+       with no joint at all is a DataError ("all frames are zero");
+    2. ``scale``: coordinates multiplied (a unit conversion: 0.001 for millimetres -> metres);
+    3. ``flip_y``: y negated (image coordinates, y down -> y up);
+    4. ``centre``: joints (names or indices) whose mean, at the first frame of the first person
+       where one of them is present (the mean over the present ones), becomes the origin of
+       every frame and person;
+    5. ``unit_length``: two joint groups; everything is divided by the distance between their
+       means at the first frame where both have a present joint and the distance is non-zero.
+       When there is no such frame (the groups coincide throughout: Penn Action's ``1920.mat``
+       has its shoulders and hips at one placeholder point), by the spread of the first person
+       instead: the root-mean-square distance of its present joints to their mean.
+
+    Only the first ``coords`` channels are coordinates (default: all); the others (e.g. a
+    visibility channel) pass through unchanged.
+    """
+
+    scale: float = 1.0
+    flip_y: bool = False
+    centre: tuple = ()
+    unit_length: tuple = ()  # () or (group_a, group_b)
+    drop_zero_frames: bool = False
+    coords: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.scale != 1.0:
+            parts.append(f"coordinates x {self.scale:g}")
+        if self.flip_y:
+            parts.append("y flipped (up)")
+        if self.centre:
+            parts.append(f"origin: mean of {'+'.join(map(str, self.centre))} at the first frame")
+        if self.unit_length:
+            a, b = ("+".join(map(str, g)) for g in self.unit_length)
+            parts.append(f"unit length: |{a} - {b}| at the first frame")
+        if self.drop_zero_frames:
+            parts.append("all-zero frames dropped")
+        return "; ".join(parts) or "none"
+
+    def check(self, layout: Layout) -> None:
+        """Resolve every joint name now (a UserError-worthy ValueError naming the joint)."""
+        for j in (*self.centre, *(j for g in self.unit_length for j in g)):
+            layout.index(j)
+        if self.unit_length and len(self.unit_length) != 2:
+            raise ValueError("unit_length needs two joint groups")
+
+    def apply(self, kp: np.ndarray, layout: Layout | str, path: str = "") -> np.ndarray:
+        lay = get_layout(layout)
+        where = f"{path}: " if path else ""
+        x = np.asarray(kp, dtype=np.float64)
+        if x.ndim != 4:
+            raise DataError(f"{where}expected (M, T, V, C), got shape {x.shape}")
+        if x.shape[2] != lay.num_joints:
+            raise DataError(f"{where}{x.shape[2]} joints, layout {lay.name} has {lay.num_joints}",
+                            "wrong joint count")
+        c = min(self.coords or x.shape[3], x.shape[3])
+        present = np.any(x[..., :c] != 0, axis=-1)  # (M, T, V)
+        if not present.any():
+            raise DataError(f"{where}all frames are zero (no skeleton data)", "all-zero")
+        if self.drop_zero_frames:
+            keep = present.any(axis=(0, 2))
+            x, present = x[:, keep], present[:, keep]
+        x = x.copy()
+        xc = x[..., :c]
+        if self.scale != 1.0:
+            xc *= self.scale
+        if self.flip_y:
+            if c < 2:
+                raise DataError(f"{where}flip_y needs a y channel")
+            xc[..., 1] *= -1.0
+        p0 = int(np.flatnonzero(present.any(axis=(1, 2)))[0])
+        if self.centre:
+            idx = [lay.index(j) for j in self.centre]
+            pres = present[p0][:, idx]  # (T, k)
+            frames = np.flatnonzero(pres.any(axis=1))
+            if len(frames) == 0:
+                raise DataError(f"{where}centre joint(s) {'+'.join(map(str, self.centre))} are "
+                                "missing (zero) in every frame", "missing joint")
+            t = int(frames[0])
+            origin = xc[p0, t][[j for j, ok in zip(idx, pres[t]) if ok]].mean(axis=0)
+            xc -= origin
+        if self.unit_length:
+            ga, gb = ([lay.index(j) for j in g] for g in self.unit_length)
+            size = None
+            for t in range(x.shape[1]):
+                pa, pb = present[p0, t, ga], present[p0, t, gb]
+                if pa.any() and pb.any():
+                    d = float(np.linalg.norm(xc[p0, t][np.array(ga)[pa]].mean(axis=0)
+                                             - xc[p0, t][np.array(gb)[pb]].mean(axis=0)))
+                    if d > 1e-12:
+                        size = d
+                        break
+            if size is None:  # the groups coincide in every frame: the spread instead
+                pts = xc[p0][present[p0]]
+                size = float(np.sqrt(((pts - pts.mean(axis=0)) ** 2).sum(axis=1).mean()))
+                if size <= 1e-12:
+                    raise DataError(f"{where}every joint is at the same place in every frame",
+                                    "all-zero")
+            xc /= size
+        xc *= present[..., None]  # missing joints stay exactly zero
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
+FPHA_NORMALISE = Normalise(scale=0.001, centre=("wrist",), drop_zero_frames=True)
+UTD_NORMALISE = Normalise(centre=("spine",), drop_zero_frames=True)
+PENN_NORMALISE = Normalise(flip_y=True, centre=("l_hip", "r_hip"),
+                           unit_length=(("l_shoulder", "r_shoulder"), ("l_hip", "r_hip")),
+                           drop_zero_frames=True, coords=2)
+PENN_VISIBILITY = ("drop", "zero", "channel")
+
+
+def _kept_split(samples: list, rejects: list, results: list, split: dict, ext: str = "") -> None:
+    for r in results:
+        if r[0] == "reject":
+            rejects.append(Reject(r[1] + ext, r[2], r[3]))
+            continue
+        name, label, split_name, kp = r[1]
+        samples.append({"frame_dir": name, "label": label, "total_frames": int(kp.shape[1]),
+                        "keypoint": kp})
+        split[split_name].append(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# F-PHAB / FPHA
+
+FPHA_SPLIT_FILE = "data_split_action_recognition.txt"
+_FPHA_SUBJECT = re.compile(r"Subject_\d+")
+
+
+def read_fpha_split(path: str | os.PathLike) -> dict[str, tuple[int, str]]:
+    """The official 1:1 split: ``{"Subject_1/open_juice_bottle/2": (label, "train" | "val")}``.
+
+    The file is ``Training N`` then N lines ``Subject_X/<action>/<n> <label>``, then ``Test M``
+    and M such lines; the counts are checked."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the split file: {exc.strerror or exc}") from None
+    out: dict[str, tuple[int, str]] = {}
+    section, want, count = None, {}, {}
+    for i, line in enumerate(lines, 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) == 2 and parts[0] in ("Training", "Test") and parts[1].isdigit():
+            section = "train" if parts[0] == "Training" else "val"
+            want[section], count[section] = int(parts[1]), 0
+            continue
+        if section is None or len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise DataError(f"{path}: line {i}: expected 'Subject_X/<action>/<n> <label>' after "
+                            f"a 'Training N' / 'Test N' line, found {line.strip()[:80]!r}")
+        name = parts[0].strip("/")
+        if name in out:
+            raise DataError(f"{path}: line {i}: {name} is listed twice")
+        out[name] = (int(parts[1]), section)
+        count[section] += 1
+    for sec, n in want.items():
+        if count[sec] != n:
+            raise DataError(f"{path}: the {sec} section announces {n} entries but has {count[sec]}")
+    if not out:
+        raise DataError(f"{path}: no entry (not the F-PHAB split file?)")
+    return out
+
+
+def _find_file(root: Path, name: str) -> Path:
+    for cand in (root / name, *sorted(root.rglob(name))):
+        if cand.is_file():
+            return cand
+    raise DataError(f"{root}: no {name} found")
+
+
+def _fpha_job(task: tuple) -> tuple:
+    path, name, label, split_name, norm = task
+
+    def one():
+        kp = norm.apply(read_fpha(path)[None], "fpha21", path)
+        return name, label, split_name, kp
+
+    return _safe(one, name)
+
+
+def prepare_fpha(raw: str | os.PathLike, out: str | os.PathLike, workers: int | None = None,
+                 progress: bool = True, split_file: str | os.PathLike | None = None) -> PrepareResult:
+    """F-PHAB: every ``Subject_S/<action>/<n>/skeleton.txt`` under ``raw`` -> pyskl pickle with
+    the official 1:1 split (``train`` 600 / ``val`` 575, ``data_split_action_recognition.txt``
+    found under ``raw`` unless ``split_file``), 45 labels, layout ``fpha21``. Millimetres become
+    metres; the origin is the wrist of the first frame (:data:`FPHA_NORMALISE`). Names are
+    ``Subject_S/<action>/<n>`` as in the split file. Empty files, files missing from the split
+    and split entries without a file are rejected."""
+    t0 = time.perf_counter()
+    root = Path(raw)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such directory")
+    entries = read_fpha_split(split_file or _find_file(root, FPHA_SPLIT_FILE))
+    classes = CLASS_NAMES["fpha"]
+    files = sorted(p for p in root.rglob("skeleton.txt") if p.is_file())
+    rejects: list[Reject] = []
+    tasks, seen = [], set()
+    for p in files:
+        parts = p.relative_to(root).parts
+        k = next((i for i, s in enumerate(parts) if _FPHA_SUBJECT.fullmatch(s)), None)
+        if k is None or len(parts) - k != 4:
+            rejects.append(Reject(p.relative_to(root).as_posix(), "path does not match "
+                                  "Subject_S/<action>/<n>/skeleton.txt", "bad name"))
+            continue
+        name = "/".join(parts[k:-1])
+        if name in seen:
+            rejects.append(Reject(p.relative_to(root).as_posix(), f"duplicate sample {name}",
+                                  "duplicate"))
+            continue
+        seen.add(name)
+        if name not in entries:  # read it anyway: an empty file is reported as such
+            tasks.append((str(p), name, None, None, FPHA_NORMALISE))
+            continue
+        label, split_name = entries[name]
+        action = parts[k + 1]
+        if not 0 <= label < len(classes) or classes[label] != action:
+            rejects.append(Reject(name, f"the split file gives label {label} "
+                                  f"({classes[label] if 0 <= label < len(classes) else 'unknown'}) "
+                                  f"to a sequence of action {action}", "unknown class"))
+            continue
+        tasks.append((str(p), name, label, split_name, FPHA_NORMALISE))
+    for name in sorted(set(entries) - seen):
+        rejects.append(Reject(name + "/skeleton.txt", "listed in the split file, file not found",
+                              "file not found"))
+    results = _map(_fpha_job, tasks, workers, progress, "prepare fpha")
+    samples, split = [], {"train": [], "val": []}
+    for r in results:
+        if r[0] == "ok" and r[1][1] is None:
+            rejects.append(Reject(r[1][0], f"not in the official split file ({FPHA_SPLIT_FILE})",
+                                  "not in split"))
+            continue
+        _kept_split(samples, rejects, [r], split)
+    meta = _base_meta("fpha", "fpha21", raw, units="metres (the files' millimetres x 0.001)",
+                      normalisation=FPHA_NORMALISE.describe(), split="official 1:1 "
+                      f"({FPHA_SPLIT_FILE}); val = the test list")
+    return _finish("fpha", out, samples, rejects, split, meta, len(files), t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# UTD-MHAD
+
+UTD_TRAIN_SUBJECTS = frozenset({1, 3, 5, 7})
+_UTD_NAME = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton\.mat")
+
+
+def _utd_job(task: tuple) -> tuple:
+    path, name, label, split_name, norm = task
+    return _safe(lambda: (name, label, split_name, norm.apply(read_utd(path)[None], "utd20", path)),
+                 name)
+
+
+def prepare_utd(raw: str | os.PathLike, out: str | os.PathLike, workers: int | None = None,
+                progress: bool = True) -> PrepareResult:
+    """UTD-MHAD ``aA_sS_tT_skeleton.mat`` files (``d_skel`` (20, 3, T), metres) -> pyskl pickle:
+    27 labels (A - 1), layout ``utd20`` (UTD's joint order), origin = the spine of the first
+    frame (:data:`UTD_NORMALISE`), cross-subject split: subjects 1, 3, 5, 7 ``xsub_train``,
+    2, 4, 6, 8 ``xsub_val``. Names are ``aA_sS_tT``. Needs scipy (extra ``mat``)."""
+    t0 = time.perf_counter()
+    require_mat_support()
+    files = _collect(raw, "*_skeleton.mat")
+    rejects: list[Reject] = []
+    tasks = []
+    for p in files:
+        m = _UTD_NAME.fullmatch(p.name)
+        if not m:
+            rejects.append(Reject(p.name, "file name does not match aA_sS_tT_skeleton.mat", "bad name"))
+            continue
+        a, s, _ = (int(g) for g in m.groups())
+        if not 1 <= a <= 27:
+            rejects.append(Reject(p.name, f"action a{a} is not one of the 27 UTD-MHAD classes",
+                                  "unknown class"))
+            continue
+        split_name = "xsub_train" if s in UTD_TRAIN_SUBJECTS else "xsub_val"
+        tasks.append((str(p), p.name.removesuffix("_skeleton.mat"), a - 1, split_name, UTD_NORMALISE))
+    results = _map(_utd_job, tasks, workers, progress, "prepare utd_mhad")
+    samples, split = [], {"xsub_train": [], "xsub_val": []}
+    _kept_split(samples, rejects, results, split, "_skeleton.mat")
+    meta = _base_meta("utd_mhad", "utd20", raw, units="metres",
+                      normalisation=UTD_NORMALISE.describe(),
+                      split="cross-subject: subjects 1, 3, 5, 7 train; 2, 4, 6, 8 test (xsub_val)")
+    return _finish("utd_mhad", out, samples, rejects, split, meta, len(files), t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Penn Action
+
+
+def penn_keypoint(seq, visibility: str = "drop") -> np.ndarray:
+    """(1, T, 13, C) float32 of a :class:`~adasgn.data.readers.PennSequence` before
+    normalisation. ``visibility``: ``drop`` (C=2, every annotated position kept -- the
+    annotators place occluded joints too), ``zero`` (C=2, invisible joints set to 0, the
+    models' "missing") or ``channel`` (C=3: x, y, visibility 0/1)."""
+    if visibility == "drop":
+        kp = seq.xy
+    elif visibility == "zero":
+        kp = seq.xy * seq.visibility[..., None]
+    elif visibility == "channel":
+        kp = np.concatenate([seq.xy, seq.visibility[..., None].astype(np.float32)], axis=-1)
+    else:
+        raise ValueError(f"visibility must be one of {PENN_VISIBILITY}, not {visibility!r}")
+    return np.ascontiguousarray(kp[None], dtype=np.float32)
+
+
+def _penn_job(task: tuple) -> tuple:
+    path, name, visibility, norm = task
+
+    def one():
+        seq = read_penn(path)
+        classes = CLASS_NAMES["penn"]
+        if seq.action not in classes:
+            raise DataError(f"{path}: action {seq.action!r} is not one of the 15 Penn Action "
+                            "classes", "unknown class")
+        if seq.train not in (1, -1):
+            raise DataError(f"{path}: train flag {seq.train}, expected 1 (train) or -1 (test)")
+        kp = norm.apply(penn_keypoint(seq, visibility), "penn13", path)
+        return name, classes.index(seq.action), "train" if seq.train == 1 else "val", kp
+
+    return _safe(one, name)
+
+
+def prepare_penn(raw: str | os.PathLike, out: str | os.PathLike, workers: int | None = None,
+                 progress: bool = True, visibility: str = "drop") -> PrepareResult:
+    """Penn Action label files ``NNNN.mat`` -> pyskl pickle: 13 2-D joints (layout ``penn13``),
+    15 labels (the ``action`` field, :data:`~adasgn.data.classes.PENN_CLASSES` order), the
+    official split (``train`` flag 1 -> ``train``, -1 -> ``val``). :data:`PENN_NORMALISE`: y
+    flipped to point up, origin = the hips' mean, unit = the torso (shoulders' mean to hips'
+    mean) at the first frame. ``visibility``: see :func:`penn_keypoint`. Names are ``NNNN``."""
+    t0 = time.perf_counter()
+    if visibility not in PENN_VISIBILITY:
+        raise ValueError(f"visibility must be one of {PENN_VISIBILITY}, not {visibility!r}")
+    require_mat_support()
+    files = _collect(raw, "*.mat")
+    tasks = [(str(p), p.stem, visibility, PENN_NORMALISE) for p in files]
+    rejects: list[Reject] = []
+    results = _map(_penn_job, tasks, workers, progress, "prepare penn")
+    samples, split = [], {"train": [], "val": []}
+    _kept_split(samples, rejects, results, split, ".mat")
+    meta = _base_meta("penn", "penn13", raw, units="image pixels, normalised",
+                      normalisation=PENN_NORMALISE.describe(), visibility=visibility,
+                      channels=["x", "y", "visibility"] if visibility == "channel" else ["x", "y"],
+                      split="official train flag: 1 train, -1 test (val)")
+    return _finish("penn", out, samples, rejects, split, meta, len(files), t0)

@@ -24,6 +24,14 @@ PRESETS: dict[str, DatasetPreset] = {
         DatasetPreset("shrec28", "shrec22", 28, 1, description="SHREC'17 28 gestures"),
         DatasetPreset("msr", "msr20", 20, 1, description="MSR Action3D"),
         DatasetPreset("synthetic", "ntu25", 14, 2, description="built-in procedural quickstart set"),
+        DatasetPreset("fpha", "fpha21", 45, 1, description="F-PHAB first-person hand actions"),
+        DatasetPreset("utd_mhad", "utd20", 27, 1, description="UTD-MHAD (Kinect v1 skeletons)"),
+        DatasetPreset("penn", "penn13", 15, 1, in_channels=2,
+                      description="Penn Action (2-D joints; C=3 with --visibility channel)"),
+        DatasetPreset("sfinge3d", "leap20", 13, 1,
+                      description="SFINGE3D segmented hand gestures (Leap Motion, 20 joints)"),
+        DatasetPreset("sfinge3d_bg", "leap20", 14, 1,
+                      description="SFINGE3D gestures + a no-gesture class from long sequences"),
     )
 }
 

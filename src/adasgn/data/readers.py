@@ -1,4 +1,5 @@
-"""Readers for the raw skeleton files of NTU RGB+D, MSR Action3D and SHREC'17.
+"""Readers for the raw skeleton files of NTU RGB+D, MSR Action3D, SHREC'17, F-PHAB (FPHA),
+UTD-MHAD and Penn Action (the last two are MATLAB ``.mat`` files: optional extra ``mat``, scipy).
 
 Every reader takes a path, returns NumPy arrays in metres (or whatever unit the file uses) and
 raises :class:`DataError` -- a ``ValueError`` whose message starts with the file name and says
@@ -26,11 +27,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, UserError
 
 __all__ = [
     "DataError",
@@ -43,6 +44,14 @@ __all__ = [
     "read_shrec",
     "read_shrec_index",
     "nonzero_frames",
+    "read_fpha",
+    "read_sfinge3d",
+    "read_sfinge3d_gt",
+    "SfingeGesture",
+    "read_mat",
+    "read_utd",
+    "read_penn",
+    "PennSequence",
 ]
 
 
@@ -594,3 +603,213 @@ def read_shrec_index(path: str | os.PathLike) -> list[ShrecIndexEntry]:
             raise _fail(path, f"line {i + 1}: value out of range in {vals}")
         out.append(e)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# F-PHAB / FPHA (skeleton.txt) and MATLAB files (UTD-MHAD, Penn Action)
+
+
+def read_fpha(path: str | os.PathLike) -> np.ndarray:
+    """Read an F-PHAB ``Subject_S/<action>/<n>/skeleton.txt`` -> float32 (T, 21, 3), in the
+    file's unit (millimetres). Each line is the frame index, then 21 joints x (x, y, z)."""
+    arr = _read_table(path, 64, "frame index + 21 joints x (x, y, z)")
+    return arr[:, 1:].reshape(-1, 21, 3).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# SFINGE3D (Leap Motion hand, 20 joints x (x, y, z, qx, qy, qz, qw) per frame)
+
+SFINGE_JOINTS = 20
+SFINGE_VALUES = 7  # position (x, y, z) + orientation quaternion (x, y, z, w)
+
+
+def read_sfinge3d(path: str | os.PathLike, quaternions: bool = False) -> np.ndarray:
+    """Read a SFINGE3D gesture (``Dictionary/<class>/<n>.txt``) or long sequence
+    (``Sequences/<n>.txt``) -> float32 (T, 20, 3) positions, or (T, 20, 7) with the joints'
+    orientation quaternions (``quaternions``).
+
+    One frame per line, 140 numbers (20 joints x 7, the layout ``leap20``'s order). The
+    dictionary separates the numbers with ``;``, the sequences with ``,``; a separator at the
+    end of a line is allowed, and so are blank lines after the last frame."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
+    lines = data.rstrip().split(b"\n")
+    if not data.strip():
+        raise _fail(path, "empty file", "empty file")
+    ncols = SFINGE_JOINTS * SFINGE_VALUES
+    rows = []
+    for i, line in enumerate(lines):
+        toks = line.replace(b",", b";").strip().rstrip(b";").split(b";")
+        if toks == [b""]:
+            raise _fail(path, f"line {i + 1}: blank line inside the data")
+        if len(toks) != ncols:
+            raise _fail(path, f"line {i + 1}: {len(toks)} values, expected {ncols} (20 joints x "
+                              "(x, y, z, qx, qy, qz, qw))")
+        try:
+            rows.append([float(t) for t in toks])
+        except ValueError:
+            bad = next(t for t in toks if not _is_float(t))
+            raise _fail(path, f"line {i + 1}: non-numeric value "
+                              f"{bad.decode('ascii', 'replace')[:40]!r}", "non-numeric") from None
+    arr = np.asarray(rows, dtype=np.float64).reshape(-1, SFINGE_JOINTS, SFINGE_VALUES)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad.any(axis=(1, 2)))[0])
+        raise _fail(path, f"line {i + 1}: NaN/Inf value", "NaN/Inf")
+    return (arr if quaternions else arr[..., :3]).astype(np.float32)
+
+
+def _is_float(tok: bytes) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True
+
+
+class SfingeGesture(NamedTuple):
+    """One annotated gesture of a SFINGE3D long sequence: 0-based label and frames (inclusive)."""
+
+    label: int
+    start: int
+    end: int
+
+
+def read_sfinge3d_gt(path: str | os.PathLike, num_classes: int = 13) -> dict[int, list[SfingeGesture]]:
+    """``Sequences/sequencesGT.csv`` -> ``{sequence id: [SfingeGesture, ...]}``.
+
+    Each line: ``id, n, label_1, start_1, end_1, ..., label_n, start_n, end_n``; labels 1-13
+    and frame numbers as in the file are 1-based, returned 0-based (label - 1, frame - 1)."""
+    path = os.fspath(path)
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
+    out: dict[int, list[SfingeGesture]] = {}
+    for i, line in enumerate(text.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            vals = [int(v) for v in line.replace(";", ",").split(",") if v.strip()]
+        except ValueError:
+            raise _fail(path, f"line {i + 1}: non-integer value", "non-numeric") from None
+        if len(vals) < 2 or len(vals) != 2 + 3 * vals[1]:
+            raise _fail(path, f"line {i + 1}: expected id, n and n x (label, start, end); got "
+                              f"{len(vals)} values")
+        sid, n = vals[:2]
+        if sid in out:
+            raise _fail(path, f"line {i + 1}: sequence {sid} listed twice")
+        gestures = []
+        for k in range(n):
+            label, start, end = vals[2 + 3 * k:5 + 3 * k]
+            if not 1 <= label <= num_classes:
+                raise _fail(path, f"line {i + 1}: label {label} is not one of 1..{num_classes}",
+                            "unknown class")
+            if not 1 <= start <= end:
+                raise _fail(path, f"line {i + 1}: gesture {k + 1} has start {start}, end {end}")
+            gestures.append(SfingeGesture(label - 1, start - 1, end - 1))
+        out[sid] = gestures
+    if not out:
+        raise _fail(path, "no sequence listed", "empty file")
+    return out
+
+
+def _loadmat():
+    """scipy.io.loadmat, or a UserError naming the extra to install (scipy is optional)."""
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise UserError("reading MATLAB .mat files needs scipy: pip install 'adasgn[mat]' "
+                        "(or pip install scipy)") from None
+    return loadmat
+
+
+def require_mat_support() -> None:
+    """Raise UserError now (once, before any file is read) when scipy is missing."""
+    _loadmat()
+
+
+def read_mat(path: str | os.PathLike, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The variables of a MATLAB ``.mat`` file (v4 to v7; scipy's ``loadmat``) -> ``{name: array}``.
+
+    ``keys``: the variables that must be there (a missing one is a DataError listing the ones
+    the file has). MATLAB's own ``__header__`` entries are left out.
+    """
+    path = os.fspath(path)
+    loadmat = _loadmat()
+    if not os.path.isfile(path):
+        raise _fail(path, "file not found", "file not found")
+    if os.path.getsize(path) == 0:
+        raise _fail(path, "empty file", "empty file")
+    try:
+        data = loadmat(path)
+    except NotImplementedError:
+        raise _fail(path, "MATLAB v7.3 (HDF5) file: not supported; save it with -v7") from None
+    except (ValueError, TypeError, OSError, EOFError, IndexError, KeyError) as exc:
+        raise _fail(path, f"not a readable .mat file ({type(exc).__name__}: {exc})",
+                    "truncated" if isinstance(exc, EOFError) else "format error") from None
+    out = {k: v for k, v in data.items() if not k.startswith("__")}
+    for k in keys or ():
+        if k not in out:
+            raise _fail(path, f"no variable {k!r} (the file has {sorted(out)})", "missing key")
+    return out
+
+
+def _finite(path: str, arr: np.ndarray, what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise _fail(path, f"{what} is not numeric", "non-numeric") from None
+    if not np.isfinite(arr).all():
+        raise _fail(path, f"{what} holds NaN/Inf", "NaN/Inf")
+    return arr
+
+
+def read_utd(path: str | os.PathLike) -> np.ndarray:
+    """Read a UTD-MHAD ``aA_sS_tT_skeleton.mat`` -> float32 (T, 20, 3), metres. The variable
+    ``d_skel`` is (20 joints, 3, T) in UTD's joint order (layout ``utd20``)."""
+    path = os.fspath(path)
+    d = read_mat(path, ["d_skel"])["d_skel"]
+    if d.ndim == 2 and d.shape == (20, 3):
+        d = d[:, :, None]  # a one-frame sequence (MATLAB drops trailing singleton axes)
+    if d.ndim != 3 or d.shape[:2] != (20, 3):
+        raise _fail(path, f"d_skel has shape {d.shape}, expected (20 joints, 3, T)",
+                    "wrong joint count")
+    if d.shape[2] == 0:
+        raise _fail(path, "d_skel has no frame", "empty file")
+    return _finite(path, d, "d_skel").transpose(2, 0, 1).astype(np.float32)
+
+
+class PennSequence(NamedTuple):
+    """One Penn Action label file: 2-D joints, visibility, the action name and the split flag."""
+
+    xy: np.ndarray  # (T, 13, 2) float32 pixels, image y pointing down
+    visibility: np.ndarray  # (T, 13) bool
+    action: str
+    train: int  # 1 = train, -1 = test
+
+
+def read_penn(path: str | os.PathLike) -> PennSequence:
+    """Read a Penn Action ``NNNN.mat``: ``x``, ``y`` and ``visibility`` (T, 13), ``action`` and
+    ``train`` (1 / -1). The frame count is the arrays' (``nframes`` is a uint8 in some files)."""
+    path = os.fspath(path)
+    d = read_mat(path, ["x", "y", "visibility", "action", "train"])
+    x, y, vis = (np.atleast_2d(d[k]) for k in ("x", "y", "visibility"))
+    if x.shape != y.shape or x.shape != vis.shape:
+        raise _fail(path, f"x {x.shape}, y {y.shape} and visibility {vis.shape} differ in shape")
+    if x.ndim != 2 or x.shape[1] != 13:
+        raise _fail(path, f"x has shape {x.shape}, expected (T, 13 joints)", "wrong joint count")
+    if x.shape[0] == 0:
+        raise _fail(path, "no frame", "empty file")
+    xy = np.stack([_finite(path, x, "x"), _finite(path, y, "y")], axis=-1).astype(np.float32)
+    action = d["action"]
+    action = str(action.ravel()[0]).strip() if np.size(action) else ""
+    try:
+        train = int(np.asarray(d["train"]).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        raise _fail(path, f"train flag {d['train']!r} is not 1 or -1") from None
+    return PennSequence(xy, _finite(path, vis, "visibility") != 0, action, train)

@@ -40,6 +40,8 @@ __all__ = [
     "Stream",
     "UniformSample",
     "RotNorm",
+    "Normalize",
+    "NORMALIZE_MODES",
     "RandomRotation",
     "FormatInput",
     "sample_indices",
@@ -122,6 +124,9 @@ def _kp(sample: Sample) -> np.ndarray:
 
 class _Step:
     _fields: tuple[str, ...] = ()
+    # True when output frame t depends on input frame t only (and on what the sample carries),
+    # so that a stream can apply the step frame by frame (adasgn.stream)
+    frame_local: bool = False
 
     def __repr__(self) -> str:
         args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
@@ -226,6 +231,10 @@ class Stream(_Step):
         self.kind, self.layout, self.official_bone, self.skip = kind, layout, official_bone, skip
         if kind == "bone":
             get_layout(layout)  # fail early on an unknown layout
+
+    @property
+    def frame_local(self) -> bool:  # bones are per frame; velocities need the next frame
+        return self.kind != "velocity"
 
     def __call__(self, sample: Sample) -> Sample:
         kp = _kp(sample)
@@ -392,6 +401,9 @@ class RandomRotation(_Step):
     Three independent **integer** angles in [-degrees, degrees] (inclusive) for z, y and x, drawn
     in that order; every joint row vector becomes ``p @ R`` with R = Rz . Ry . Rx. No scaling, no
     translation. The angles (x, y, z) are stored in ``sample["rotation_deg"]``.
+
+    2-D data (C=2: x, y in the image plane) is rotated in that plane only: the z angle (the
+    same draw), x and y angles 0 -- a rotation out of the plane has no 2-D meaning.
     """
 
     _fields = ("degrees",)
@@ -402,13 +414,87 @@ class RandomRotation(_Step):
 
     def __call__(self, sample: Sample) -> Sample:
         kp = _kp(sample)
-        if kp.shape[-1] != 3:
-            raise ValueError(f"RandomRotation needs 3-D coordinates, got C={kp.shape[-1]}")
+        if kp.shape[-1] not in (2, 3):
+            raise ValueError(f"RandomRotation needs 2-D or 3-D coordinates, got C={kp.shape[-1]}")
         rng = _rng(sample, self._own)
         az, ay, ax = (int(a) for a in rng.integers(-self.degrees, self.degrees + 1, size=3))
-        r = rotation_matrix(ax, ay, az)
+        if kp.shape[-1] == 2:
+            ax = ay = 0
+            r = rotation_matrix(0, 0, az)[:2, :2]
+        else:
+            r = rotation_matrix(ax, ay, az)
         sample["keypoint"] = (kp.astype(np.float64) @ r).astype(kp.dtype)
         sample["rotation_deg"] = (ax, ay, az)
+        return sample
+
+
+# ---------------------------------------------------------------------------------------------
+# 4b. Normalisation a stream can apply frame by frame (data.normalize, docs/streaming.md)
+
+NORMALIZE_MODES = ("none", "frame", "origin")
+
+
+@register_transform
+class Normalize(_Step):
+    """Centring (and optionally view normalisation) that does not depend on a window's first frame.
+
+    * ``mode="frame"``: every frame is centred on its own centre joint (the layout's ``center``
+      joint of the first person present in that frame), so a frame's model input depends on that
+      frame only. Translation of the whole body is removed; the motion of the joints relative to
+      the centre (and velocities of those) is kept.
+    * ``mode="origin"``: every frame is moved by one fixed origin, the centre joint of the first
+      present person in the first non-empty frame -- for a whole sequence the rule ``adasgn
+      prepare`` applies; a stream keeps the origin of its first frame.
+    * ``mode="none"``: the identity.
+
+    ``rotate=True`` also applies :class:`RotNorm`'s view normalisation (its joints, from person 0)
+    after centring: each frame's own rotation (``frame``) or the first frame's (``origin``).
+    Person slots that are all zero in a frame stay zero. In ``origin`` mode the origin (C,) and
+    rotation (3, 3) used are written to ``sample["origin"]`` / ``sample["origin_rotation"]``, and
+    taken from there when the sample already carries them (that is how a stream keeps its own).
+    """
+
+    _fields = ("mode", "layout", "rotate")
+    frame_local = True
+
+    def __init__(self, mode: str = "frame", layout: str = "ntu25", rotate: bool = False):
+        if mode not in NORMALIZE_MODES:
+            raise ValueError(f"unknown normalisation {mode!r}; choose one of {list(NORMALIZE_MODES)}")
+        self.mode, self.layout, self.rotate = mode, layout, bool(rotate)
+        self.center = get_layout(layout).center
+        self._rot = RotNorm(layout) if self.rotate else None
+
+    def __call__(self, sample: Sample) -> Sample:
+        kp = _kp(sample)
+        if self.mode == "none":
+            return sample
+        m, t = kp.shape[:2]
+        present = np.any(kp != 0, axis=(2, 3))  # (M, T)
+        mask = present[:, :, None, None].astype(kp.dtype)
+        if self.mode == "frame":
+            first = np.argmax(present, axis=0)  # (T,) first present person of each frame
+            origin = kp[first, np.arange(t), self.center]  # (T, C)
+            out = (kp - origin[None, :, None, :]) * mask
+            if self._rot is not None:
+                for i in range(t):
+                    r = self._rot.matrix(out[:, i:i + 1])
+                    out[:, i] = (out[:, i].astype(np.float64) @ r.T).astype(kp.dtype)
+            sample["keypoint"] = out
+            return sample
+        frames = np.flatnonzero(present.any(axis=0))
+        t0 = int(frames[0]) if len(frames) else 0
+        origin = sample.get("origin")
+        if origin is None:
+            origin = kp[int(np.argmax(present[:, t0])), t0, self.center].copy()
+        out = (kp - np.asarray(origin, dtype=kp.dtype)) * mask
+        sample["origin"] = origin
+        if self._rot is not None:
+            r = sample.get("origin_rotation")
+            if r is None:
+                r = self._rot.matrix(out[:, t0:t0 + 1])
+            out = (out.astype(np.float64) @ np.asarray(r).T).astype(kp.dtype)
+            sample["origin_rotation"] = r
+        sample["keypoint"] = out
         return sample
 
 
@@ -426,6 +512,7 @@ class FormatInput(_Step):
     """
 
     _fields = ("num_persons", "channels")
+    frame_local = True
 
     def __init__(self, num_persons: int = 2, channels: int | None = None):
         self.num_persons = int(num_persons)

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ..data.transforms import NORMALIZE_MODES
+
 
 class ConfigError(ValueError):
     pass
@@ -23,7 +25,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class DataConfig:
-    dataset: str = "synthetic"  # preset name: ntu60 ntu120 shrec14 shrec28 msr synthetic
+    # preset name (ntu60 ntu120 shrec14 shrec28 msr fpha utd_mhad penn synthetic), or null /
+    # "custom" for a dataset of one's own: layout, classes and persons then come from the data
+    dataset: str | None = "synthetic"
     path: str = "data/synthetic.pkl"  # canonical pkl (relative paths: to the working directory)
     train_split: str = "xsub_train"
     test_split: str = "xsub_val"  # pyskl calls the test split "<protocol>_val"
@@ -33,7 +37,13 @@ class DataConfig:
     num_frames: int = 20
     rotation: float | None = None  # degrees of random rotation in training; None = dataset default
     rot_norm: bool = False
+    # none (today's: sequences as prepared, centred on their first frame) | frame (every frame
+    # centred on itself) | origin (one fixed origin): a streamable normalisation (docs/streaming.md)
+    normalize: str = "none"
     workers: int = 0  # DataLoader workers
+    layout: str | None = None  # layout name or YAML file; None = the pkl's meta.layout (or preset's)
+    persons: int | None = None  # person slots M; None = the preset's (own data: the most in the data)
+    on_bad_sample: str = "error"  # error | skip: a sample that fails the checks at open
 
 
 @dataclass
@@ -187,6 +197,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 def validate(cfg: Config) -> None:
     if cfg.data.stream not in ("joint", "bone", "velocity"):
         raise ConfigError(f"data.stream must be joint, bone or velocity, not {cfg.data.stream!r}")
+    if cfg.data.normalize not in NORMALIZE_MODES:
+        raise ConfigError(f"data.normalize must be one of {', '.join(NORMALIZE_MODES)}, not "
+                          f"{cfg.data.normalize!r}")
+    if cfg.data.on_bad_sample not in ("error", "skip"):
+        raise ConfigError(f"data.on_bad_sample must be error or skip, not {cfg.data.on_bad_sample!r}")
+    if cfg.data.persons is not None and (not isinstance(cfg.data.persons, int) or cfg.data.persons < 1):
+        raise ConfigError(f"data.persons must be a positive integer or null, not {cfg.data.persons!r}")
     if cfg.model.name not in ("sgn", "single", "adasgn"):
         raise ConfigError(f"model.name must be sgn, single or adasgn, not {cfg.model.name!r}")
     if cfg.train.select_on not in ("val", "test"):

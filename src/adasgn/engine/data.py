@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from ..data.dataset import SkeletonDataset, build_loader, default_pipeline, holdout, load_source
 from ..data.presets import DatasetPreset, get_preset
+from ..data.validate import apply_policy, validate_samples
 from ..skeleton import Layout, get_layout
 from . import distributed as D
 from .config import Config, ConfigError
@@ -31,17 +35,51 @@ def run_pipeline(cfg: Config, layout: str, train: bool, stream: str | None = Non
     overrides the config's (e.g. the joint positions of a bone-stream run, for drawing)."""
     dc = cfg.data
     return default_pipeline(dc.dataset, stream or dc.stream, train, num_frames=dc.num_frames,
-                            rot_norm=dc.rot_norm,
+                            rot_norm=dc.rot_norm, normalize=dc.normalize,
                             rotation=None if dc.rotation is None else dc.rotation > 0,
                             degrees=int(dc.rotation) if dc.rotation else 17,
-                            layout=layout, num_persons=num_persons)
+                            layout=layout, num_persons=num_persons or dc.persons)
 
 
-def run_preset(cfg: Config) -> DatasetPreset:
+CUSTOM = (None, "custom")  # data.dataset values of a dataset of one's own (no preset)
+
+
+def is_custom(cfg: Config) -> bool:
+    return cfg.data.dataset in CUSTOM
+
+
+def _layout(name: str, where: str) -> Layout:
     try:
-        return get_preset(cfg.data.dataset)
-    except KeyError as exc:
-        raise ConfigError(str(exc.args[0])) from None
+        return get_layout(name)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc.args[0] if exc.args else exc}") from None
+
+
+def run_preset(cfg: Config, meta: dict | None = None, num_classes: int | None = None,
+               in_channels: int | None = None, num_persons: int | None = None) -> DatasetPreset:
+    """The run's dataset description. A built-in preset (``data.persons`` and ``in_channels``,
+    when given, override its person slots and channels); for a dataset of one's own
+    (``data.dataset`` null or ``custom``) one is made from ``data.layout`` or ``meta.layout``,
+    the class count, channels and persons given (from the data, or a checkpoint's weights)."""
+    dc = cfg.data
+    if not is_custom(cfg):
+        try:
+            preset = get_preset(dc.dataset)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from None
+        changes = {k: v for k, v in (("max_persons", dc.persons), ("in_channels", in_channels))
+                   if v is not None}
+        return dataclasses.replace(preset, **changes) if changes else preset
+    meta = meta or {}
+    name = dc.layout or meta.get("layout")
+    if not name:
+        raise ConfigError(f"{dc.path}: the pkl has no meta.layout and data.layout is not set: say "
+                          "which skeleton layout the data is in (data.layout=NAME or a YAML file)")
+    layout = _layout(name, dc.path)
+    k = num_classes or meta.get("num_classes") or len(meta.get("class_names") or ())
+    return DatasetPreset(str(meta.get("dataset") or "custom"), layout.name, int(k or 0),
+                         int(num_persons or dc.persons or 1), int(in_channels or 3),
+                         description="a dataset of one's own")
 
 
 @dataclass
@@ -88,15 +126,54 @@ class RunData:
 
 
 def load_data(cfg: Config, source=None) -> RunData:
-    """Open the run's pkl (``source``: a path or loaded dict instead of ``cfg.data.path``)."""
+    """Open the run's pkl (``source``: a path or loaded dict instead of ``cfg.data.path``).
+
+    Every sample is checked first (:func:`adasgn.data.validate.validate_samples`: joints against
+    the layout, channels, labels against the class count, NaN/Inf, empty or all-zero); a bad
+    one stops here, naming the file and the sample, or is left out (``data.on_bad_sample``).
+    For a dataset of one's own (``data.dataset`` null / ``custom``) the layout comes from
+    ``data.layout`` or the pkl's ``meta.layout``, the class count from ``meta.num_classes`` /
+    ``meta.class_names`` (else the largest label + 1) and the person slots from ``data.persons``
+    (else the most persons a sample has); ``data.layout`` and ``data.persons`` are filled in, so
+    that the run's saved config records them."""
     dc = cfg.data
-    preset = run_preset(cfg)
     data = load_source(source if source is not None else dc.path)
+    where = str(source) if isinstance(source, (str, os.PathLike)) else dc.path
     meta = data.get("meta") or {}
-    layout = get_layout(meta.get("layout") or preset.layout)
-    if layout.num_joints != get_layout(preset.layout).num_joints:
-        raise ConfigError(f"{dc.path}: layout {layout.name} ({layout.num_joints} joints) does not "
-                          f"match dataset {preset.name} ({preset.layout})")
+    custom = is_custom(cfg)
+    if custom:
+        name = dc.layout or meta.get("layout")
+        if not name:
+            raise ConfigError(f"{where}: the pkl has no meta.layout and data.layout is not set: "
+                              "say which skeleton layout the data is in (data.layout=NAME or a "
+                              "layout YAML file)")
+        if dc.layout and not meta.get("layout"):
+            print(f"warning: {where}: the pkl has no meta.layout; using data.layout={dc.layout}",
+                  file=sys.stderr)
+        layout = _layout(name, where)
+        names = meta.get("class_names") or ()
+        labels = [int(a["label"]) for a in data["annotations"]]
+        num_classes = int(meta.get("num_classes") or len(names)
+                          or (max(labels) + 1 if labels else 0))
+    else:
+        preset = run_preset(cfg)
+        layout = _layout(dc.layout or meta.get("layout") or preset.layout, where)
+        if layout.num_joints != get_layout(preset.layout).num_joints:
+            raise ConfigError(f"{where}: layout {layout.name} ({layout.num_joints} joints) does "
+                              f"not match dataset {preset.name} ({preset.layout})")
+        num_classes = preset.num_classes
+    report = validate_samples(data, layout, num_classes=num_classes, source=where,
+                              train_splits=[dc.train_split])
+    data = apply_policy(data, report, dc.on_bad_sample)
+    channels = report.channels or 3
+    if channels != 3 and dc.rot_norm:
+        raise ConfigError(f"{where}: data.rot_norm needs 3-D coordinates; this dataset has "
+                          f"{channels} channels")
+    if custom:
+        dc.layout = dc.layout or str(meta.get("layout"))
+        dc.persons = dc.persons or max(report.num_persons, 1)
+    preset = run_preset(cfg, meta, num_classes=num_classes, in_channels=channels,
+                        num_persons=dc.persons)
     splits = data.get("split") or {}
     for s in (dc.train_split, dc.test_split):
         if s not in splits:

@@ -32,3 +32,21 @@ def classification_report(scores: np.ndarray, labels: np.ndarray, num_classes: i
         "per_class": pc,
         "num_samples": int(len(labels)),
     }
+
+
+class RankedClasses:
+    """Mixin of a result holding ``top``: ``[{"index", "name", "probability"}]``, best first."""
+
+    top: list
+
+    @property
+    def index(self) -> int:
+        return int(self.top[0]["index"])
+
+    @property
+    def name(self) -> str:
+        return str(self.top[0]["name"])
+
+    @property
+    def probability(self) -> float:
+        return float(self.top[0]["probability"])

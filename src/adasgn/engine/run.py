@@ -123,9 +123,9 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Tra
         raise ValueError(f"{path}: not an adasgn training checkpoint (no config/model)")
     cfg = load_config(None, [], data=ck["config"])
     meta = ck.get("meta") or {}
-    preset = run_preset(cfg)
-    layout = get_layout(meta.get("layout") or preset.layout)
     channels, classes = _weights_shape(ck["model"])
+    preset = run_preset(cfg, meta, num_classes=classes, in_channels=channels)
+    layout = get_layout(cfg.data.layout or meta.get("layout") or preset.layout)
     model = build_model(cfg, layout, classes or preset.num_classes, channels or preset.in_channels)
     model.load_state_dict(ck["model"])
     model.attach_calibration(ck.get(CALIBRATION_KEY))

@@ -53,7 +53,7 @@ from ..skeleton import get_layout
 from .base import ForwardInfo, SkeletonModel, choice_counts
 from .budget import per_sample_decisions, set_model_budget
 from .flops import count_params, executed_flops, paper_macs
-from .policy import POLICIES, build_policy
+from .policy import POLICIES, TConvPolicy, build_policy
 from .sgn import (
     SIZES,
     ClassifierHead,
@@ -66,6 +66,14 @@ from .sgn import (
     velocity,
 )
 from .single import JointTransform
+from .streaming import (
+    ConvOverTime,
+    FrameSpatial,
+    StreamFrame,
+    WindowStreamer,
+    WindowTemporal,
+    merge_sequences,
+)
 
 MODES = ("masked", "grouped")
 EVAL_DECISIONS = ("argmax", "sample")
@@ -248,6 +256,11 @@ class AdaSGN(SkeletonModel):
     def freeze_pretrained(self, frozen: bool) -> None:
         freeze_pretrained(self, frozen)
 
+    def streamer(self) -> "AdaSGNStreamer":
+        """Streamed windows: every frame's policy-branch features and chosen-branch features
+        computed once, the policy over each window (models/streaming.py)."""
+        return AdaSGNStreamer(self)
+
     # ------------------------------------------------------------------ branches
     def _branch_on_sequence(self, a: int, seq: torch.Tensor) -> torch.Tensor:
         """The official order: transform the whole sequence, then velocity in the reduced space."""
@@ -256,10 +269,13 @@ class AdaSGN(SkeletonModel):
 
     # ------------------------------------------------------------------ decisions
     def _decide(self, f0: torch.Tensor | None, b: int, t: int, forced: torch.Tensor | None,
-                want_actions: bool, device, dtype):
-        """-> (decisions (B, T) long, actions (B, T, A) or None, policy logits or None)."""
+                want_actions: bool, device, dtype, logits: torch.Tensor | None = None):
+        """-> (decisions (B, T) long, actions (B, T, A) or None, policy logits or None).
+
+        ``logits``: the policy's output when the caller computed it (the streamer does)."""
         a_n = self.num_choices
-        logits = self.policy(f0) if self.policy is not None else None  # (B, T, A)
+        if logits is None and self.policy is not None:
+            logits = self.policy(f0)  # (B, T, A)
         if self.cfg.policy == "fuse":  # every branch on every frame
             dec = torch.full((b, t), -1, dtype=torch.long, device=device)
             actions = torch.ones(b, t, a_n, device=device, dtype=dtype) if want_actions else None
@@ -415,6 +431,77 @@ class AdaSGN(SkeletonModel):
         if d.numel() and (int(d.min()) < 0 or int(d.max()) >= self.num_choices):
             raise ValueError(f"decisions must lie in [0, {self.num_choices - 1}]")
         return d.contiguous()
+
+
+class AdaSGNStreamer(WindowStreamer):
+    """AdaSGN on streamed windows, equal to the grouped forward (argmax or budgeted decisions).
+
+    Per window: the policy branch's (S-1) features of every frame (cached: new frames and the
+    window's first frame, at zero velocity, are computed), the policy and the decision rule over
+    the window (``AdaSGN._decide``, so a budget applies as offline), then the chosen branch of
+    every frame -- from the frame's cache when that branch already ran on it, computed otherwise
+    (the new frame, the first frame, and frames whose decision changed because a neighbour did:
+    the kernel-3 policy looks one frame ahead, so the newest frame's decision is provisional
+    until the next frame arrives). ``fuse`` sums every branch (each cached per frame)."""
+
+    def __init__(self, model: AdaSGN):
+        branches = [FrameSpatial(model.spatials[a], model.transforms[a].matrix)
+                    for a in range(model.num_choices)]
+        super().__init__(branches, WindowTemporal(model.temporal, model.head),
+                         model.cfg.skip_empty_persons)
+        self.model = model
+        # the tconv policy is one linear convolution: run as a matmul on the window (eval)
+        self.policy = (ConvOverTime(model.policy.conv) if isinstance(model.policy, TConvPolicy)
+                       else model.policy)
+        self.extra = model.choice_extra_gmacs.tolist()  # per choice, per T-frame sequence
+
+    def window(self, windows: list[list[StreamFrame]]) -> tuple[torch.Tensor, ForwardInfo]:
+        model = self.model
+        n, t = len(windows), len(windows[0])
+        m = len(windows[0][0].nonzero)
+        seqs, present = self.slots(windows)
+        b = len(seqs)
+        first = windows[0][0].pos
+        f0 = logits = None
+        if model.uses_policy_features:
+            got = self.features([(windows[w], p, j, 0) for w, j in seqs for p in range(t)])
+            f0 = torch.stack([g[0] for g in got]).view(b, t, -1)  # (B, T, 256)
+            logits = self.policy(f0)  # (B, T, A)
+        dec, _, logits = model._decide(f0, b, t, None, False, first.device, first.dtype, logits)
+        k = self.temporal.k
+        if model.cfg.policy == "fuse":  # every branch on every frame: the terms add up
+            a_n = model.num_choices
+            got = self.features([(windows[w], p, j, a) for w, j in seqs for p in range(t)
+                                 for a in range(a_n)], True)
+            z = torch.stack([g[1] for g in got]).view(b, t, a_n, k, -1).sum(2)
+        else:
+            flat = dec.reshape(-1).tolist()
+            got = self.features([(windows[w], p, j, flat[i * t + p])
+                                 for i, (w, j) in enumerate(seqs) for p in range(t)], True)
+            z = torch.stack([g[1] for g in got]).view(b, t, k, -1)
+        out = merge_sequences(self.temporal.finish(z), seqs, n)
+        owner = torch.tensor([w for w, _ in seqs])
+        # realised GMACs (spec 3.3, as _sequence_gmacs): fixed + the chosen choices' per-frame
+        # extra cost, per sequence, averaged over each window's persons -- on the host here
+        fixed = model.gmacs_fixed
+        if model.cfg.policy == "fuse":
+            seq_g = [fixed] * b
+        else:
+            per_frame = [g / t for g in self.extra]
+            seq_g = [fixed + sum(per_frame[a] for a in flat[i * t:(i + 1) * t])
+                     for i in range(b)]
+        total, count = [0.0] * n, [0] * n
+        for (w, _), g in zip(seqs, seq_g):
+            total[w] += g
+            count[w] += 1
+        gmacs = torch.tensor([g / max(c, 1) for g, c in zip(total, count)], dtype=torch.float64)
+        all_dec = dec  # seqs are in (window, slot) order: every slot computed = every row
+        if b != n * m:
+            keep = torch.tensor([w * m + j for w, j in seqs])
+            all_dec = dec.new_full((n * m, t), -1).index_copy_(0, keep, dec)
+        info = ForwardInfo(gmacs=gmacs, present=present, owner=owner,
+                           decisions=all_dec.view(n, m, t), mode="stream", policy_logits=logits)
+        return out, info
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ class ForwardInfo:
     decisions: (N, M, T) long choice index per person slot and frame (adaptive models); -1 for a
         slot that was not computed and for every frame of the ``fuse`` baseline (all branches).
         ``None`` for static models.
-    mode:      "static" | "masked" | "grouped".
+    mode:      "static" | "masked" | "grouped" | "stream" (an adaptive model's streamed windows,
+        models/streaming.py).
     actions:   (B, T, A) one-hot of the computed sequences (straight-through gradient in masked
         training), what the efficiency loss needs; ``None`` otherwise.
     policy_logits: (B, T, A) or ``None``.
@@ -123,6 +124,12 @@ class SkeletonModel(nn.Module):
         if decisions is None or not self.choices:
             return {}
         return usage_fractions(decisions, present, self.choice_names)
+
+    def streamer(self):
+        """A :class:`~adasgn.models.streaming.WindowStreamer` for this model: logits of streamed
+        windows from per-frame features computed once (adasgn.stream). Built from the current
+        weights (evaluation mode)."""
+        raise NotImplementedError(f"{type(self).__name__} has no streaming implementation")
 
     def load_pretrained_singles(self, states, **kwargs) -> None:
         raise ValueError(f"{type(self).__name__} has no branches to initialise from single models "

@@ -29,6 +29,7 @@ from ..skeleton import get_layout
 from .base import ForwardInfo, SkeletonModel
 from .flops import sequence_gmacs
 from .layers import JointMaxPool, PointwiseConv, TimeMaxPool
+from .streaming import FrameSpatial, StreamFrame, WindowStreamer, WindowTemporal, merge_sequences
 
 SIZES = ("small", "big")
 # GCN layer widths (in -> out) of the two spatial-module sizes (spec 1.3 and 2.2)
@@ -267,6 +268,27 @@ def merge_persons(logits: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Te
     return out / count.unsqueeze(1)
 
 
+class StaticStreamer(WindowStreamer):
+    """A static model on streamed windows: one branch (the spatial module, behind the single
+    models' aggregation matrix) for every frame, computed once per frame (twice for the frame
+    that becomes a window's first: with zero velocity)."""
+
+    def __init__(self, model: "StaticModel"):
+        super().__init__([FrameSpatial(model.spatial, model.stream_matrix())],
+                         WindowTemporal(model.temporal, model.head), model.cfg.skip_empty_persons)
+        self.gmacs = float(model.gmacs_fixed)
+
+    def window(self, windows: list[list[StreamFrame]]) -> tuple[torch.Tensor, ForwardInfo]:
+        n, t = len(windows), len(windows[0])
+        seqs, present = self.slots(windows)
+        got = self.features([(windows[w], p, j, 0) for w, j in seqs for p in range(t)], True)
+        z = torch.stack([g[1] for g in got]).view(len(seqs), t, self.temporal.k, -1)
+        logits = merge_sequences(self.temporal.finish(z), seqs, n)
+        owner = torch.tensor([w for w, _ in seqs])
+        gmacs = torch.full((n,), self.gmacs, dtype=torch.float64)
+        return logits, ForwardInfo(gmacs=gmacs, present=present, owner=owner)
+
+
 # ---------------------------------------------------------------------------------------------
 # SGN
 
@@ -292,6 +314,14 @@ class StaticModel(SkeletonModel):
 
     def forward_sequences(self, seq: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def stream_matrix(self) -> torch.Tensor | None:
+        """The joint-aggregation matrix in front of the spatial module (None: the input joints)."""
+        return None
+
+    def streamer(self) -> "StaticStreamer":
+        """Per-frame features cached, window finished from them (models/streaming.py)."""
+        return StaticStreamer(self)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ForwardInfo]:
         cfg = self.cfg

@@ -76,6 +76,9 @@ class SingleSGN(StaticModel):
         self.transform = JointTransform.from_layout(lay, cfg.joints)
         self._measure_cost()
 
+    def stream_matrix(self) -> torch.Tensor:
+        return self.transform.matrix
+
     def forward_sequences(self, seq: torch.Tensor) -> torch.Tensor:
         red = self.transform(seq)  # (B, T, V, C), V = reduced joints
         f = self.spatial(red, velocity(red))  # (B, T, 256)

@@ -9,7 +9,9 @@ This module is the single home of every joint layout. A layout knows
   set of original joints that are averaged with equal weight (the initial value of AdaSGN's
   transformation matrices). The full joint count is implicit (identity).
 
-Built-in layouts: ``ntu25``, ``kinect20``, ``msr20``, ``shrec22``, ``coco17``. A user layout comes
+Built-in layouts: ``ntu25``, ``kinect20``, ``msr20``, ``shrec22``, ``coco17``, ``fpha21``,
+``utd20``, ``penn13``, ``mediapipe33``, ``hand21``, ``leap20``. Mappings between layouts:
+:mod:`adasgn.skeleton.convert`. A user layout comes
 from a small YAML file (see :func:`load_layout_yaml`) and is registered with
 :func:`register_layout` -- no code change needed.
 """
@@ -388,4 +390,155 @@ register_layout(make_layout(
     },
     center="nose",
     description="COCO-17 keypoints (2-D pose estimators)",
+))  # fmt: skip
+
+# FPHA (F-PHAB) hand: the dataset's own order -- the wrist, the five MCP joints, then each
+# finger's PIP, DIP and tip (thumb, index, middle, ring, pinky).
+_FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+_FPHA = ("wrist", *(f"{f}_mcp" for f in _FINGERS),
+         *(f"{f}_{p}" for f in _FINGERS for p in ("pip", "dip", "tip")))
+
+register_layout(make_layout(
+    "fpha21",
+    _FPHA,
+    [None, *(["wrist"] * 5),
+     *(parent for f in _FINGERS for parent in (f"{f}_mcp", f"{f}_pip", f"{f}_dip"))],
+    {
+        # In the spirit of SHREC's 22 -> 11 (pairs of neighbouring joints along each finger):
+        # the wrist alone, then per finger its base (MCP + PIP) and its end (DIP + tip).
+        11: [["wrist"], *([f"{f}_{a}", f"{f}_{b}"] for f in _FINGERS
+                          for a, b in (("mcp", "pip"), ("dip", "tip")))],
+        1: [list(_FPHA)],
+    },
+    center="wrist",
+    description="F-PHAB / FPHA hand (21 joints, the dataset's order)",
+))  # fmt: skip
+
+# UTD-MHAD: Kinect v1 joints in UTD's own order (Skeleton_joint_order.txt: head first), not the
+# SDK order of kinect20; the same NTU-style 9-group scheme as kinect20 / msr20.
+_UTD = (
+    "head", "shoulder_center", "spine", "hip_center",
+    "l_shoulder", "l_elbow", "l_wrist", "l_hand",
+    "r_shoulder", "r_elbow", "r_wrist", "r_hand",
+    "l_hip", "l_knee", "l_ankle", "l_foot",
+    "r_hip", "r_knee", "r_ankle", "r_foot",
+)  # fmt: skip
+
+register_layout(make_layout(
+    "utd20",
+    _UTD,
+    ["shoulder_center", "spine", "hip_center", None,
+     "shoulder_center", "l_shoulder", "l_elbow", "l_wrist",
+     "shoulder_center", "r_shoulder", "r_elbow", "r_wrist",
+     "hip_center", "l_hip", "l_knee", "l_ankle",
+     "hip_center", "r_hip", "r_knee", "r_ankle"],
+    {
+        9: [["hip_center", "spine", "l_hip", "r_hip"], ["shoulder_center", "l_shoulder", "r_shoulder"],
+            ["head"], ["l_elbow"], ["l_wrist", "l_hand"], ["r_elbow"], ["r_wrist", "r_hand"],
+            ["l_knee", "l_ankle", "l_foot"], ["r_knee", "r_ankle", "r_foot"]],
+        1: [list(_UTD)],
+    },
+    center="spine",
+    description="UTD-MHAD Kinect v1 skeleton, UTD's joint order (20 joints)",
+))  # fmt: skip
+
+# Penn Action: 13 annotated 2-D joints (no neck or pelvis joint: the shoulders hang off the
+# head, each hip off the shoulder of its side).
+_PENN = (
+    "head", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
+    "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle",
+)  # fmt: skip
+
+register_layout(make_layout(
+    "penn13",
+    _PENN,
+    [None, "head", "head", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+     "l_shoulder", "r_shoulder", "l_hip", "r_hip", "l_knee", "r_knee"],
+    {
+        # head, shoulders, each arm (elbow + wrist), hips, each leg (knee + ankle)
+        7: [["head"], ["l_shoulder", "r_shoulder"], ["l_elbow", "l_wrist"], ["r_elbow", "r_wrist"],
+            ["l_hip", "r_hip"], ["l_knee", "l_ankle"], ["r_knee", "r_ankle"]],
+        1: [list(_PENN)],
+    },
+    center="head",
+    description="Penn Action 2-D joints (13 joints)",
+))  # fmt: skip
+
+# MediaPipe Pose: its 33 landmarks in its own order (the person's left / right). No pelvis or neck
+# landmark: the tree is rooted at the nose, the shoulders hang off it, each hip off the shoulder of
+# its side (as coco17); hands (pinky / index / thumb) off the wrist, heel and toe off the ankle.
+_MEDIAPIPE = (
+    "nose", "l_eye_inner", "l_eye", "l_eye_outer", "r_eye_inner", "r_eye", "r_eye_outer",
+    "l_ear", "r_ear", "mouth_l", "mouth_r",
+    "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
+    "l_pinky", "r_pinky", "l_index", "r_index", "l_thumb", "r_thumb",
+    "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle",
+    "l_heel", "r_heel", "l_foot_index", "r_foot_index",
+)  # fmt: skip
+_MP_FACE = ("nose", "l_eye_inner", "l_eye", "l_eye_outer", "r_eye_inner", "r_eye", "r_eye_outer",
+            "l_ear", "r_ear", "mouth_l", "mouth_r")
+
+register_layout(make_layout(
+    "mediapipe33",
+    _MEDIAPIPE,
+    [None, "nose", "l_eye_inner", "l_eye", "nose", "r_eye_inner", "r_eye",
+     "l_eye_outer", "r_eye_outer", "nose", "nose",
+     "nose", "nose", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+     "l_wrist", "r_wrist", "l_wrist", "r_wrist", "l_wrist", "r_wrist",
+     "l_shoulder", "r_shoulder", "l_hip", "r_hip", "l_knee", "r_knee",
+     "l_ankle", "r_ankle", "l_ankle", "r_ankle"],
+    {
+        # the NTU 9-group scheme: hips, shoulders, the face, each elbow, each wrist + hand, each leg
+        9: [["l_hip", "r_hip"], ["l_shoulder", "r_shoulder"], list(_MP_FACE),
+            ["l_elbow"], ["l_wrist", "l_pinky", "l_index", "l_thumb"],
+            ["r_elbow"], ["r_wrist", "r_pinky", "r_index", "r_thumb"],
+            ["l_knee", "l_ankle", "l_heel", "l_foot_index"],
+            ["r_knee", "r_ankle", "r_heel", "r_foot_index"]],
+        1: [list(_MEDIAPIPE)],
+    },
+    center="l_hip",
+    description="MediaPipe Pose landmarks (33 joints; adasgn extract)",
+))  # fmt: skip
+
+# MediaPipe Hands: the wrist, then each finger from its base to its tip (thumb: CMC, MCP, IP, tip;
+# the other fingers: MCP, PIP, DIP, tip).
+_HAND = ("wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
+         *(f"{f}_{p}" for f in _FINGERS[1:] for p in ("mcp", "pip", "dip", "tip")))
+
+register_layout(make_layout(
+    "hand21",
+    _HAND,
+    [None, *(p for k in range(5) for p in ("wrist", _HAND[1 + 4 * k], _HAND[2 + 4 * k],
+                                           _HAND[3 + 4 * k]))],
+    {
+        # as fpha21: the wrist alone, then per finger its base (first two joints) and its end
+        11: [["wrist"], *([_HAND[1 + 4 * k + 2 * h], _HAND[2 + 4 * k + 2 * h]]
+                          for k in range(5) for h in (0, 1))],
+        1: [list(_HAND)],
+    },
+    center="wrist",
+    description="MediaPipe Hands landmarks (21 joints; adasgn extract --hands)",
+))  # fmt: skip
+
+# Leap Motion hand as SFINGE3D records it (20 joints): the palm centre, the thumb's three joints
+# ending with its tip, then index, middle, ring and pinky with four joints each, ending with the
+# tip (a = the finger's base, near the palm).
+_LEAP_THUMB = ("thumb_a", "thumb_b", "thumb_tip")
+_LEAP = ("palm", *_LEAP_THUMB,
+         *(f"{f}_{p}" for f in _FINGERS[1:] for p in ("a", "b", "c", "tip")))
+
+register_layout(make_layout(
+    "leap20",
+    _LEAP,
+    [None, "palm", "thumb_a", "thumb_b",
+     *(p for f in _FINGERS[1:] for p in ("palm", f"{f}_a", f"{f}_b", f"{f}_c"))],
+    {
+        # the palm with the thumb's base, the rest of the thumb, then per finger its base (first
+        # two joints) and its end (as fpha21 / hand21 pair the joints along each finger)
+        10: [["palm", "thumb_a"], ["thumb_b", "thumb_tip"],
+             *([f"{f}_{a}", f"{f}_{b}"] for f in _FINGERS[1:] for a, b in (("a", "b"), ("c", "tip")))],
+        1: [list(_LEAP)],
+    },
+    center="palm",
+    description="Leap Motion hand (20 joints, SFINGE3D's order: palm, thumb 3, fingers 4 each)",
 ))  # fmt: skip

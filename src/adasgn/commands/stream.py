@@ -1,0 +1,155 @@
+"""``adasgn stream CKPT SOURCE``: live recognition on a long sequence or on frames from stdin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..data.inputs import read_input
+from ..errors import UserError
+from ..inference import Recognizer
+from ..stream import FrameError, parse_frame_line
+
+HELP = """Run a trained checkpoint on a stream of skeleton frames and print one line per update
+(label, probability, latency). SOURCE: a long sequence file (any input `adasgn predict` reads: NTU
+.skeleton, MSR, SHREC'17 skeletons_world.txt, pyskl .pkl with --name/--index; a .npy is read
+time-major, (T, V, C) or (T, M, V, C)), or `-` for JSON lines on stdin, one frame per line: a
+nested list (V, C) or (M, V, C), or an object {"frame": [...], "timestamp": seconds}. The window
+(--window frames or --seconds, default from the checkpoint's dataset) is sampled to the model's
+20 frames at a fixed stride; every frame's features are computed once (docs/streaming.md). Bad
+frames (wrong joint count, NaN, no person, unparsable lines) are reported on stderr and skipped;
+the stream goes on. --realtime paces a file's frames at --fps."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stream", help="live recognition on a frame stream", description=HELP)
+    p.add_argument("checkpoint", help="a .pt checkpoint written by `adasgn train`")
+    p.add_argument("source", help="a sequence file, or - for JSON lines on stdin")
+    p.add_argument("--json", action="store_true", help="one JSON object per update")
+    p.add_argument("--window", type=int, default=None, metavar="FRAMES",
+                   help="window in raw frames (default: from the checkpoint's dataset)")
+    p.add_argument("--seconds", type=float, default=None, metavar="S",
+                   help="window in seconds (x --fps) instead of --window")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate: timestamps, --seconds, --realtime (default: the dataset's)")
+    p.add_argument("--realtime", action="store_true",
+                   help="feed a file's frames at --fps (as a sensor would) instead of at once")
+    p.add_argument("--normalize", default=None, choices=("frame", "origin"),
+                   help="override the checkpoint's normalisation (default: its data.normalize; "
+                        "origin for checkpoints trained without one)")
+    p.add_argument("--topk", type=int, default=5, metavar="K")
+    p.add_argument("--budget", type=float, default=None, metavar="G",
+                   help="AdaSGN: GMACs per person-sequence to aim for (calibrated checkpoint)")
+    p.add_argument("--budget-mode", default="mean", choices=("mean", "sample"))
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--name", default=None, metavar="FRAME_DIR", help="pyskl .pkl: the sample")
+    p.add_argument("--index", type=int, default=None, metavar="I", help="pyskl .pkl: position")
+    p.set_defaults(func=run)
+
+
+def _file_frames(rec: Recognizer, source: str, name: str | None,
+                 index: int | None) -> np.ndarray:
+    """A file's frames, time first: (T, M, V, C) or (T, V, C), checked against the checkpoint
+    once (joints, coordinates, layout) so that a wrong file fails with one message."""
+    path = Path(source)
+    if path.suffix.lower() == ".npy" and path.is_file():
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError:  # an object array (the NTU txt2npy dict): read like predict does
+            arr = None
+        if arr is not None:
+            if arr.ndim not in (3, 4) or not np.issubdtype(arr.dtype, np.number):
+                raise UserError(f"{path}: a stream .npy must be a numeric (T, V, C) or "
+                                f"(T, M, V, C) array, got {arr.dtype} {tuple(arr.shape)}")
+            v, c = arr.shape[-2:]
+            if (v, c) != (rec.layout.num_joints, rec.in_channels):
+                raise UserError(f"checkpoint expects {rec.expects}; {path.name} has {v} joints x "
+                                f"{c} coordinates (shape {tuple(arr.shape)} read as "
+                                f"{'(T, V, C)' if arr.ndim == 3 else '(T, M, V, C)'})")
+            return arr
+    inp = read_input(source, name=name, index=index)
+    rec.check(inp)
+    return np.ascontiguousarray(inp.keypoint.transpose(1, 0, 2, 3))  # (T, M, V, C)
+
+
+def _frames(args: argparse.Namespace, rec: Recognizer,
+            fps: float) -> Iterator[tuple[int, object, float | None]]:
+    """(line / frame number, frame or an exception to report, timestamp)."""
+    if args.source == "-":
+        for n, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                frame, ts = parse_frame_line(line)
+            except FrameError as exc:
+                yield n, exc, None
+                continue
+            yield n, frame, ts
+        return
+    frames = _file_frames(rec, args.source, args.name, args.index)
+    start = time.perf_counter()
+    for i in range(len(frames)):
+        if args.realtime:
+            wait = start + i / fps - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        yield i, frames[i], None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.topk < 1:
+        raise UserError("--topk must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        rec = Recognizer.from_checkpoint(args.checkpoint, budget=args.budget,
+                                         budget_mode=args.budget_mode)
+        live = rec.stream(args.window, seconds=args.seconds, fps=args.fps,
+                          normalize=args.normalize, topk=args.topk)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise UserError(str(exc)) from None
+    what = "line" if args.source == "-" else "frame"
+    latencies = []
+    try:
+        for n, frame, ts in _frames(args, rec, live.fps):
+            if isinstance(frame, Exception):
+                print(f"adasgn stream: {what} {n} skipped: {frame}", file=sys.stderr)
+                live.skipped += 1
+                continue
+            try:
+                up = live.push(frame, ts)
+            except FrameError as exc:
+                print(f"adasgn stream: {what} {n} skipped: {exc}", file=sys.stderr)
+                continue
+            if up is None:
+                continue
+            latencies.append(up.latency_ms)
+            if args.json:
+                print(json.dumps({**up.to_dict(), "source_" + what: n}), flush=True)
+            else:
+                print(f"{what} {n}: {up}", flush=True)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise UserError(msg) from None
+    lat = sorted(latencies)
+    summary = (f"adasgn stream: {live.frames} frames, {live.updates} updates, {live.skipped} "
+               f"skipped; window {live.window} frames (stride {live.stride}), normalisation "
+               f"{live.normalize}")
+    if lat:
+        summary += (f"; update latency median {lat[len(lat) // 2]:.2f} ms, max "
+                    f"{lat[-1]:.2f} ms")
+    elif live.frames:
+        summary += f"; no update: a window needs {live.span} frames"
+    print(summary, file=sys.stderr)
+    return 0
