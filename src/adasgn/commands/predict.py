@@ -8,8 +8,10 @@ import sys
 
 import torch
 
+from ..data.video import Gate, is_video
 from ..errors import UserError
 from ..inference import Recognizer
+from ..video import predict_video
 
 HELP = """Classify skeleton sequences with a trained checkpoint. INPUT: a raw NTU RGB+D .skeleton,
 an MSR Action3D aXX_sYY_eZZ_skeleton3D.txt, a SHREC'17 skeletons_world.txt, a .npy of shape
@@ -19,7 +21,10 @@ test-time pipeline. Prints, per input, the top-K classes with probabilities, the
 chose for the sampled frames ("static" for SGN / single models), the realised GMACs (paper
 convention, per person-sequence) and the latency (model forward; total incl. reading). Inputs
 that do not fit the checkpoint (joint count, 2-D vs 3-D, layout) are reported with what was
-expected and what was found; the other inputs are still predicted (exit code 2 if any failed)."""
+expected and what was found; the other inputs are still predicted (exit code 2 if any failed).
+A video file (.mp4, .avi, ...) goes through pose extraction first (`adasgn extract`, the optional
+extra 'video'; docs/video.md), then its joints are converted to the checkpoint's layout when a
+mapping exists (an error says which layouts can be reached otherwise)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pyskl .pkl input: the sample at this position")
     p.add_argument("--layout", default=None,
                    help="declare the layout of .npy / .pkl inputs (checked against the checkpoint)")
+    p.add_argument("--mirror", action="store_true",
+                   help="video inputs: the video is mirrored (Kinect v2 colour recordings)")
+    p.add_argument("--backend", default=None, metavar="NAME|MODULE:CLASS",
+                   help="video inputs: the pose backend (default: the built-in one whose layout "
+                        "maps to the checkpoint's)")
     p.set_defaults(func=run)
 
 
@@ -57,21 +67,29 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     results, failed = [], 0
     for item in args.inputs:
+        video = None
         try:
-            p = rec.predict(item, name=args.name, index=args.index, layout=args.layout,
-                            topk=args.topk)
-        except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError) as exc:
+            if is_video(item):
+                video = predict_video(rec, item, backend=args.backend, gate=Gate(),
+                                      mirror=args.mirror, topk=args.topk)
+                p = video.prediction
+            else:
+                p = rec.predict(item, name=args.name, index=args.index, layout=args.layout,
+                                topk=args.topk)
+        except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError, UserError) as exc:
             failed += 1
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             results.append({"input": item, "error": msg})
             if not args.json:
                 print(f"adasgn predict: error: {msg}", file=sys.stderr)
             continue
-        d = p.to_dict()
+        d = p.to_dict() if video is None else video.to_dict()
         d["input"] = item
         results.append(d)
         if not args.json:
             print(p)
+            if video is not None:
+                print(f"  video: {video.timing_line()}")
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
     return 2 if failed else 0
