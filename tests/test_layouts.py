@@ -3,7 +3,7 @@ import pytest
 
 from adasgn.skeleton import LayoutError, get_layout, list_layouts, load_layout_yaml
 
-BUILTIN = ["coco17", "kinect20", "msr20", "ntu25", "shrec22", "mediapipe33", "hand21"]
+BUILTIN = ["coco17", "kinect20", "msr20", "ntu25", "shrec22", "mediapipe33", "hand21", "leap20"]
 
 
 def test_builtin_layouts_registered():

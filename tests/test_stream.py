@@ -20,7 +20,8 @@ from adasgn.inference import Recognizer
 from adasgn.models import create_model
 from adasgn.models.streaming import StreamFrame
 from adasgn.stream import (EventDetector, FrameError, StreamingRecognizer, StreamPool,
-                           StreamUpdate, parse_frame_line)
+                           StreamEvent, StreamUpdate, events_to_detections, parse_frame_line,
+                           score_detections)
 
 from test_inference import ROOT, make_checkpoint
 
@@ -364,3 +365,62 @@ def test_event_detector_hysteresis_and_min_duration():
     assert events[1].peak == pytest.approx(0.8)
     with pytest.raises(ValueError):
         EventDetector(start=0.3, end=0.5)
+
+
+def test_event_detector_ignores_a_background_class():
+    det = EventDetector(start=0.6, end=0.4, ignore=(0,))
+    seq = [{0: 0.9}] * 3 + [{1: 0.8}] * 2 + [{0: 0.7, 1: 0.3}] + [{0: 0.95}] * 2
+    events = [e for t, p in enumerate(seq) for e in det.update(_up(t, p))] + det.close(0.8)
+    assert [(e.kind, e.label) for e in events] == [("start", 1), ("end", 1)]
+    assert events[1].end == pytest.approx(0.5)
+
+
+def test_score_detections_protocol():
+    truth = [(3, 50, 90), (5, 150, 180), (3, 240, 270)]
+    det = [(3, 35, 95),     # starts 15 frames early: inside the 20-frame margin -> correct
+           (5, 120, 160),   # 30 frames early: too early -> false positive, gesture missed
+           (3, 250, 300),   # starts inside -> correct
+           (7, 400, 410)]   # nothing there -> false positive
+    s = score_detections(truth, det, margin=20, length=420)
+    assert (s.truth, s.correct, s.false) == (3, 2, 2)
+    assert s.detection_rate == pytest.approx(2 / 3) and s.false_per_gesture == pytest.approx(2 / 3)
+    assert s.f1 == pytest.approx(2 * 2 / (2 * 2 + 2 + 1))
+    # Jaccard per class: 3 -> (41 + 21) / (61 + 61); 5 -> 11 / 61; 7 -> 0
+    want = ((41 + 21) / (61 + 61) + 11 / 61 + 0.0) / 3
+    assert s.jaccard == pytest.approx(want)
+    # one detection matches one gesture only; labels must match
+    s = score_detections([(1, 10, 40), (1, 45, 60)], [(1, 30, 60), (2, 10, 40)], margin=20)
+    assert (s.correct, s.false) == (1, 1)
+    tot = s.add(score_detections(truth, det, margin=20))
+    assert (tot.truth, tot.correct, tot.false) == (5, 3, 3)
+
+
+def test_events_to_detections_frames_and_lag():
+    evs = [StreamEvent("start", 2, "c2", 1.0, None, 0.8), StreamEvent("end", 2, "c2", 1.0, 2.0, 0.9),
+           StreamEvent("start", 1, "c1", 3.0, None, 0.7)]
+    got = events_to_detections(evs, fps=20, lag=10, last_frame=99)
+    assert [(d.label, d.start, d.end) for d in got] == [(2, 10, 40), (1, 50, 99)]
+
+
+def test_cli_stream_events(ckpts, tmp_path, capsys):
+    kp = _stream(60, seed=2, persons=1, gaps=())[:, 0]
+    path = tmp_path / "seq.npy"
+    np.save(path, kp)
+    # thresholds 0 / 0: the first update starts an event of its top class
+    assert cli_main(["stream", str(ckpts["sgn"]), str(path), "--window", "20", "--events",
+                     "--event-start", "0", "--event-end", "0"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].startswith("frame 19: start t=") and lines[-1].split(": ")[1].startswith("end")
+    assert all(": start " in x or ": end " in x for x in lines) and "updates" in err
+    assert cli_main(["stream", str(ckpts["sgn"]), str(path), "--window", "20", "--events",
+                     "--json", "--event-start", "0", "--event-end", "0"]) == 0
+    evs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert evs[0]["event"] == "start" and evs[-1]["event"] == "end"
+    assert {"label", "name", "start", "end", "peak", "source_frame"} <= set(evs[0])
+    # every class ignored: no event at all
+    names = ",".join(str(i) for i in range(60))
+    assert cli_main(["stream", str(ckpts["sgn"]), str(path), "--window", "20", "--events",
+                     "--event-start", "0", "--event-end", "0", "--ignore", names]) == 0
+    assert capsys.readouterr().out == ""
+    assert cli_main(["stream", str(ckpts["sgn"]), str(path), "--events", "--ignore", "nope"]) == 2

@@ -60,8 +60,9 @@ from .engine.metrics import RankedClasses
 from .engine.run import TrainedRun, load_run
 from .models.streaming import StreamFrame
 
-__all__ = ["DATASET_TIMING", "EventDetector", "FrameError", "StreamEvent", "StreamPool",
-           "StreamUpdate", "StreamingRecognizer", "parse_frame_line"]
+__all__ = ["DATASET_TIMING", "Detection", "DetectionScore", "EventDetector", "FrameError",
+           "StreamEvent", "StreamPool", "StreamUpdate", "StreamingRecognizer", "events_to_detections",
+           "parse_frame_line", "score_detections"]
 
 STATIC = "static"
 # (frames per second of the sensor, typical action length in frames) per dataset preset: the
@@ -69,6 +70,7 @@ STATIC = "static"
 DATASET_TIMING = {
     "ntu60": (30.0, 80), "ntu120": (30.0, 80), "synthetic": (30.0, 70),
     "msr": (15.0, 40), "shrec14": (30.0, 60), "shrec28": (30.0, 60),
+    "sfinge3d": (20.0, 40), "sfinge3d_bg": (20.0, 40),  # Leap Motion 20 fps; gestures ~43 frames
 }
 FALLBACK_TIMING = (30.0, 60)
 # offline steps the stream replaces: it validates frames itself and samples with a fixed stride
@@ -415,10 +417,14 @@ class EventDetector:
     seconds (timestamps of the updates), and ``"end"`` when it ends; shorter ones are dropped.
     ``update(up)`` returns the events of this update (usually none)."""
 
-    def __init__(self, start: float = 0.6, end: float = 0.4, min_duration: float = 0.0):
+    def __init__(self, start: float = 0.6, end: float = 0.4, min_duration: float = 0.0,
+                 ignore: tuple = ()):
+        """``ignore``: class indices that never begin an event (a background / no-gesture
+        class); while one of them is the top class an open event still ends by ``end``."""
         if not 0 <= end <= start <= 1:
             raise ValueError(f"need 0 <= end <= start <= 1, got start={start}, end={end}")
         self.start, self.end, self.min_duration = float(start), float(end), float(min_duration)
+        self.ignore = frozenset(int(i) for i in ignore)
         self.active: StreamEvent | None = None
         self.confirmed = False
 
@@ -437,7 +443,7 @@ class EventDetector:
             if self.confirmed:
                 out.append(StreamEvent("end", ev.label, ev.name, ev.start, t, ev.peak))
             self.active, self.confirmed = None, False
-        if up.probability >= self.start:
+        if up.probability >= self.start and up.index not in self.ignore:
             self.active = StreamEvent("start", up.index, up.name, t, None, up.probability)
             if self.min_duration <= 0:
                 self.confirmed = True
@@ -451,3 +457,122 @@ class EventDetector:
         if ev is None or not confirmed:
             return []
         return [StreamEvent("end", ev.label, ev.name, ev.start, t, ev.peak)]
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring online detections against annotated segments (SFINGE3D's protocol)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A detected (or annotated) segment: label and frames ``start..end`` inclusive."""
+
+    label: int
+    start: int
+    end: int
+
+
+def events_to_detections(events: list[StreamEvent], fps: float, lag: int = 0,
+                         last_frame: int | None = None) -> list[Detection]:
+    """Paired start / end :class:`StreamEvent` s (timestamps in seconds, ``frame / fps``) ->
+    :class:`Detection` s in frames. ``lag`` frames are subtracted from the start (the update
+    that starts an event sees the gesture from its window's beginning); an event still open
+    ends at ``last_frame``."""
+    out, open_ = [], None
+    for ev in events:
+        if ev.kind == "start":
+            open_ = ev
+        elif open_ is not None:
+            end = ev.end if ev.end is not None else (last_frame or 0) / fps
+            s = max(0, int(round(open_.start * fps)) - int(lag))
+            out.append(Detection(ev.label, s, max(s, int(round(end * fps)))))
+            open_ = None
+    if open_ is not None:
+        s = max(0, int(round(open_.start * fps)) - int(lag))
+        out.append(Detection(open_.label, s, max(s, int(last_frame or s))))
+    return out
+
+
+@dataclass
+class DetectionScore:
+    """Totals over sequences: ``truth`` annotated gestures, ``correct`` detected (label right,
+    start inside the window with the margin), ``false`` detections matching no gesture;
+    ``jaccard``: mean over (sequence, class) pairs, see :func:`score_detections`."""
+
+    truth: int = 0
+    correct: int = 0
+    false: int = 0
+    jaccard_sum: float = 0.0
+    jaccard_n: int = 0
+
+    @property
+    def detections(self) -> int:
+        return self.correct + self.false
+
+    @property
+    def detection_rate(self) -> float:
+        return self.correct / self.truth if self.truth else 0.0
+
+    @property
+    def false_per_gesture(self) -> float:
+        return self.false / self.truth if self.truth else 0.0
+
+    @property
+    def f1(self) -> float:
+        d = 2 * self.correct + self.false + (self.truth - self.correct)
+        return 2 * self.correct / d if d else 0.0
+
+    @property
+    def jaccard(self) -> float:
+        return self.jaccard_sum / self.jaccard_n if self.jaccard_n else 0.0
+
+    def add(self, other: "DetectionScore") -> "DetectionScore":
+        return DetectionScore(self.truth + other.truth, self.correct + other.correct,
+                              self.false + other.false, self.jaccard_sum + other.jaccard_sum,
+                              self.jaccard_n + other.jaccard_n)
+
+    def to_dict(self) -> dict:
+        return {"gestures": self.truth, "correct": self.correct, "false_positives": self.false,
+                "detection_rate": self.detection_rate, "false_per_gesture": self.false_per_gesture,
+                "f1": self.f1, "jaccard": self.jaccard}
+
+
+def score_detections(truth: list, detected: list, margin: int = 20,
+                     length: int | None = None) -> DetectionScore:
+    """Score one sequence's detections (label, start, end; frames inclusive).
+
+    A gesture counts as detected when a detection of its label starts inside its window, from
+    ``margin`` frames before its start to its end (the rule the SFINGE3D dataset states); each
+    detection matches at most one gesture and each gesture one detection (in time order, the
+    earliest unmatched gesture first). Unmatched detections are false positives.
+
+    Jaccard index (frame level, ChaLearn LAP's definition): for every class in the truth or the
+    detections, ``|A & B| / |A | B|`` of the frames annotated (A) and detected (B) with it; a
+    class only detected scores 0. Summed with the count of classes, so that
+    :class:`DetectionScore` averages over every (sequence, class) pair."""
+    truth = [Detection(*t) for t in truth]
+    detected = sorted((Detection(*d) for d in detected), key=lambda d: d.start)
+    used = [False] * len(truth)
+    correct = false = 0
+    for d in detected:
+        hit = next((i for i, t in enumerate(truth) if not used[i] and t.label == d.label
+                    and t.start - margin <= d.start <= t.end), None)
+        if hit is None:
+            false += 1
+        else:
+            used[hit] = True
+            correct += 1
+    n = max([length or 0] + [s.end + 1 for s in truth + detected])
+    jac, classes = 0.0, sorted({s.label for s in truth + detected})
+    for c in classes:
+        a = np.zeros(n, dtype=bool)
+        b = np.zeros(n, dtype=bool)
+        for t in truth:
+            if t.label == c:
+                a[t.start:t.end + 1] = True
+        for d in detected:
+            if d.label == c:
+                b[d.start:d.end + 1] = True
+        union = int((a | b).sum())
+        jac += int((a & b).sum()) / union if union else 0.0
+    return DetectionScore(len(truth), correct, false, jac, len(classes))

@@ -12,8 +12,8 @@ from ..data.synthetic import prepare_synthetic
 from ..errors import DataError, UserError
 from ..skeleton import get_layout
 
-DATASETS = ("ntu60", "ntu120", "shrec14", "shrec28", "msr", "fpha", "utd_mhad", "penn", "files",
-            "synthetic")
+DATASETS = ("ntu60", "ntu120", "shrec14", "shrec28", "msr", "fpha", "utd_mhad", "penn", "sfinge3d",
+            "files", "synthetic")
 
 HELP = """Convert a raw dataset into one pyskl / mmaction2 annotation pickle (docs/data.md).
 
@@ -31,6 +31,11 @@ HELP = """Convert a raw dataset into one pyskl / mmaction2 annotation pickle (do
                    "mat"); cross-subject split (odd subjects train).
   penn             --raw: folder of Penn Action NNNN.mat label files (needs scipy); 13 2-D joints,
                    official train/test flag. --visibility drop | zero | channel (default drop).
+  sfinge3d         --raw: the SFINGE3D folder (or its Dictionary/): the 468 segmented gestures
+                   Dictionary/1..13/N.txt, Leap Motion 20 joints (layout leap20), origin = the
+                   palm of the first frame; splits all (every gesture: the benchmark trains on
+                   the dictionary, tests on Sequences/) and xfile_train / xfile_val (12 of the
+                   36 files per class test, seeded). Long sequences: benchmarks/sfinge_online.py.
   files            --raw: a folder of your own sequence files (.npy .npz .mat .json .csv .txt),
                    one sequence per file: --layout, --axes, labels and splits from --pattern
                    (+ --train-subjects) or --index CSV (path,label,split[,name]). See
@@ -139,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
             if raw.is_dir() and not any(raw.rglob("*_skeleton.mat")):
                 raise UserError(f"--raw {raw}: no aA_sS_tT_skeleton.mat files found")
             res = prep.prepare_utd(raw, args.out, workers=args.workers, progress=progress)
+        elif args.dataset == "sfinge3d":
+            if not any(raw.glob("*/*.txt")) and not any(raw.glob("Dictionary/*/*.txt")):
+                raise UserError(f"--raw {raw}: no Dictionary/<class>/<n>.txt files found")
+            res = prep.prepare_sfinge3d(raw, args.out, workers=args.workers, progress=progress)
         elif args.dataset == "penn":
             if raw.is_dir() and not any(raw.rglob("*.mat")):
                 raise UserError(f"--raw {raw}: no .mat files found")

@@ -16,7 +16,10 @@ import torch
 from ..data.inputs import read_input
 from ..errors import UserError
 from ..inference import Recognizer
-from ..stream import FrameError, parse_frame_line
+from ..stream import EventDetector, FrameError, StreamEvent, parse_frame_line
+
+# class names a stream's events skip by default (a background class of the checkpoint)
+BACKGROUND_NAMES = ("no gesture", "background", "no action", "none")
 
 HELP = """Run a trained checkpoint on a stream of skeleton frames and print one line per update
 (label, probability, latency). SOURCE: a long sequence file (any input `adasgn predict` reads: NTU
@@ -26,7 +29,9 @@ nested list (V, C) or (M, V, C), or an object {"frame": [...], "timestamp": seco
 (--window frames or --seconds, default from the checkpoint's dataset) is sampled to the model's
 20 frames at a fixed stride; every frame's features are computed once (docs/streaming.md). Bad
 frames (wrong joint count, NaN, no person, unparsable lines) are reported on stderr and skipped;
-the stream goes on. --realtime paces a file's frames at --fps."""
+the stream goes on. --realtime paces a file's frames at --fps. --events prints the action events
+instead (start / end lines with the label, from the EventDetector: --event-start, --event-end,
+--min-duration; a checkpoint's "no gesture" class begins no event, --ignore names others)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +57,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--name", default=None, metavar="FRAME_DIR", help="pyskl .pkl: the sample")
     p.add_argument("--index", type=int, default=None, metavar="I", help="pyskl .pkl: position")
+    g = p.add_argument_group("events (--events: start / end lines instead of one line per update)")
+    g.add_argument("--events", action="store_true",
+                   help="print action events (start, end, label) from the EventDetector")
+    g.add_argument("--event-start", type=float, default=0.6, metavar="P",
+                   help="an event begins when a class is the top class with probability >= P")
+    g.add_argument("--event-end", type=float, default=0.4, metavar="P",
+                   help="it ends at the first update where its probability is below P (<= start)")
+    g.add_argument("--min-duration", type=float, default=0.0, metavar="S",
+                   help="report an event once it has lasted S seconds (shorter ones dropped)")
+    g.add_argument("--ignore", default=None, metavar="NAME[,NAME]",
+                   help="classes (names or indices) that begin no event; default: a class named "
+                        "'no gesture' / 'background' if the checkpoint has one")
     p.set_defaults(func=run)
+
+
+def _ignored(spec: str | None, names: list[str]) -> tuple[int, ...]:
+    if spec is None:
+        return tuple(i for i, n in enumerate(names) if n.strip().lower() in BACKGROUND_NAMES)
+    out = []
+    for tok in (t.strip() for t in spec.split(",")):
+        if not tok:
+            continue
+        if tok.isdigit() and int(tok) < len(names):
+            out.append(int(tok))
+        elif tok in names:
+            out.append(names.index(tok))
+        else:
+            raise UserError(f"--ignore {tok!r}: not a class of the checkpoint (names or indices "
+                            f"0..{len(names) - 1})")
+    return tuple(out)
+
+
+def _event_line(ev: StreamEvent, n: int, what: str, as_json: bool) -> str:
+    if as_json:
+        return json.dumps({"event": ev.kind, **ev.to_dict(), "source_" + what: n})
+    if ev.kind == "start":
+        return f"{what} {n}: start t={ev.start:.2f}s {ev.name} (peak {100 * ev.peak:.1f}%)"
+    end = f"{ev.end:.2f}s" if ev.end is not None else "end of stream"
+    return (f"{what} {n}: end   t={ev.start:.2f}s-{end} {ev.name} "
+            f"(peak {100 * ev.peak:.1f}%)")
 
 
 def _file_frames(rec: Recognizer, source: str, name: str | None,
@@ -112,11 +156,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         rec = Recognizer.from_checkpoint(args.checkpoint, budget=args.budget,
                                          budget_mode=args.budget_mode)
+        topk = args.topk
+        if args.events:  # the detector follows the open event's class: every class's probability
+            topk = max(topk, len(rec.class_names))
         live = rec.stream(args.window, seconds=args.seconds, fps=args.fps,
-                          normalize=args.normalize, topk=args.topk)
+                          normalize=args.normalize, topk=topk)
+        detector = None
+        if args.events:
+            detector = EventDetector(args.event_start, args.event_end, args.min_duration,
+                                     ignore=_ignored(args.ignore, list(rec.class_names)))
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise UserError(str(exc)) from None
     what = "line" if args.source == "-" else "frame"
+    last_t = None
     latencies = []
     try:
         for n, frame, ts in _frames(args, rec, live.fps):
@@ -132,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
             if up is None:
                 continue
             latencies.append(up.latency_ms)
+            if detector is not None:
+                last_t = up.timestamp
+                for ev in detector.update(up):
+                    print(_event_line(ev, n, what, args.json), flush=True)
+                continue
             if args.json:
                 print(json.dumps({**up.to_dict(), "source_" + what: n}), flush=True)
             else:
@@ -142,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, KeyError, IndexError, TypeError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise UserError(msg) from None
+    if detector is not None:
+        for ev in detector.close(last_t):
+            print(_event_line(ev, live.frames - 1, what, args.json), flush=True)
     lat = sorted(latencies)
     summary = (f"adasgn stream: {live.frames} frames, {live.updates} updates, {live.skipped} "
                f"skipped; window {live.window} frames (stride {live.stride}), normalisation "

@@ -52,6 +52,7 @@ from .readers import (
     read_msr,
     read_ntu_skeleton,
     read_penn,
+    read_sfinge3d,
     read_shrec,
     read_shrec_index,
     read_utd,
@@ -66,6 +67,8 @@ __all__ = [
     "prepare_fpha",
     "prepare_utd",
     "prepare_penn",
+    "prepare_sfinge3d",
+    "SFINGE3D_NORMALISE",
     "Normalise",
     "FPHA_NORMALISE",
     "UTD_NORMALISE",
@@ -992,3 +995,88 @@ def prepare_penn(raw: str | os.PathLike, out: str | os.PathLike, workers: int | 
                       channels=["x", "y", "visibility"] if visibility == "channel" else ["x", "y"],
                       split="official train flag: 1 train, -1 test (val)")
     return _finish("penn", out, samples, rejects, split, meta, len(files), t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# SFINGE3D
+
+SFINGE3D_NORMALISE = Normalise(centre=("palm",), drop_zero_frames=True)
+SFINGE3D_PER_CLASS = 36
+SFINGE3D_TEST_PER_CLASS = 12  # of the 36 files of each class (seeded): xfile_val
+SFINGE3D_SPLIT_SEED = 0
+
+
+def sfinge3d_file_split(names_by_class: dict[int, list[str]], seed: int = SFINGE3D_SPLIT_SEED,
+                        test_per_class: int = SFINGE3D_TEST_PER_CLASS) -> set[str]:
+    """The test names of the seeded per-class file split: ``test_per_class`` files of every
+    class drawn with ``numpy.random.default_rng(seed)`` from the names sorted by file number."""
+    rng = np.random.default_rng(seed)
+    test: set[str] = set()
+    for label in sorted(names_by_class):
+        names = sorted(names_by_class[label], key=lambda n: int(n.rsplit("/", 1)[-1]))
+        pick = rng.permutation(len(names))[:test_per_class]
+        test.update(names[i] for i in pick)
+    return test
+
+
+def _sfinge_job(task: tuple) -> tuple:
+    path, name, label, norm = task
+    return _safe(lambda: (name, label, None, norm.apply(read_sfinge3d(path)[None], "leap20", path)),
+                 name)
+
+
+def prepare_sfinge3d(raw: str | os.PathLike, out: str | os.PathLike, workers: int | None = None,
+                     progress: bool = True) -> PrepareResult:
+    """SFINGE3D ``Dictionary/<class>/<n>.txt`` (under ``raw`` or ``raw/Dictionary``) -> pyskl
+    pickle of the 468 segmented gestures: 13 labels (folder - 1), layout ``leap20``, positions in
+    the files' unit (metres), origin = the palm of the first frame (:data:`SFINGE3D_NORMALISE`);
+    the quaternions are not used. Names are ``<class>/<n>``. Splits:
+
+    * ``all`` -- every gesture: the benchmark's protocol trains on the dictionary and tests on the
+      long sequences (``Sequences/``, :func:`adasgn.data.readers.read_sfinge3d`);
+    * ``xfile_train`` / ``xfile_val`` -- an offline classification split of the dictionary (the
+      dataset has no subject ids): 12 files of every class (seeded, :func:`sfinge3d_file_split`)
+      test, the other 24 train."""
+    t0 = time.perf_counter()
+    root = Path(raw)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such directory")
+    if (root / "Dictionary").is_dir():
+        root = root / "Dictionary"
+    classes = CLASS_NAMES["sfinge3d"]
+    rejects: list[Reject] = []
+    tasks = []
+    files = sorted(p for p in root.glob("*/*.txt") if p.is_file())
+    for p in files:
+        folder, stem = p.parent.name, p.stem
+        name = f"{folder}/{stem}"
+        if not (folder.isdigit() and stem.isdigit()):
+            rejects.append(Reject(name + ".txt", "path does not match <class>/<n>.txt", "bad name"))
+            continue
+        if not 1 <= int(folder) <= len(classes):
+            rejects.append(Reject(name + ".txt", f"class folder {folder} is not one of 1..13",
+                                  "unknown class"))
+            continue
+        tasks.append((str(p), name, int(folder) - 1, SFINGE3D_NORMALISE))
+    results = _map(_sfinge_job, tasks, workers, progress, "prepare sfinge3d")
+    samples = []
+    by_class: dict[int, list[str]] = {}
+    for r in results:
+        if r[0] == "reject":
+            rejects.append(Reject(r[1] + ".txt", r[2], r[3]))
+            continue
+        name, label, _, kp = r[1]
+        samples.append({"frame_dir": name, "label": label, "total_frames": int(kp.shape[1]),
+                        "keypoint": kp})
+        by_class.setdefault(label, []).append(name)
+    test = sfinge3d_file_split(by_class)
+    names = [a["frame_dir"] for a in samples]
+    split = {"all": list(names), "xfile_train": [n for n in names if n not in test],
+             "xfile_val": [n for n in names if n in test]}
+    meta = _base_meta("sfinge3d", "leap20", raw, units="the files' (metres)", fps=20,
+                      normalisation=SFINGE3D_NORMALISE.describe(),
+                      split=f"all = every gesture (train on the dictionary, test on the long "
+                            f"sequences); xfile: {SFINGE3D_TEST_PER_CLASS} of the "
+                            f"{SFINGE3D_PER_CLASS} files per class test (numpy seed "
+                            f"{SFINGE3D_SPLIT_SEED}), the rest train")
+    return _finish("sfinge3d", out, samples, rejects, split, meta, len(files), t0)
