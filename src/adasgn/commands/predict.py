@@ -55,16 +55,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def recognizer_from_args(args: argparse.Namespace, device: str = "cpu") -> Recognizer:
+    """The checks and the Recognizer that `predict` and `stream` share (--topk, --threads,
+    --budget, --budget-mode), with user errors as one line."""
     if args.topk < 1:
         raise UserError("--topk must be at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        rec = Recognizer.from_checkpoint(args.checkpoint, device=args.device, budget=args.budget,
-                                         budget_mode=args.budget_mode)
+        return Recognizer.from_checkpoint(args.checkpoint, device=device, budget=args.budget,
+                                          budget_mode=args.budget_mode)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise UserError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    rec = recognizer_from_args(args, args.device)
     results, failed = [], 0
     for item in args.inputs:
         video = None

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import torch
 
 from ..data.inputs import read_input
 from ..errors import UserError
 from ..inference import Recognizer
+from .predict import recognizer_from_args
 from ..stream import EventDetector, FrameError, StreamEvent, parse_frame_line
 
 # class names a stream's events skip by default (a background class of the checkpoint)
@@ -149,13 +149,8 @@ def _frames(args: argparse.Namespace, rec: Recognizer,
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.topk < 1:
-        raise UserError("--topk must be at least 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    rec = recognizer_from_args(args)
     try:
-        rec = Recognizer.from_checkpoint(args.checkpoint, budget=args.budget,
-                                         budget_mode=args.budget_mode)
         topk = args.topk
         if args.events:  # the detector follows the open event's class: every class's probability
             topk = max(topk, len(rec.class_names))

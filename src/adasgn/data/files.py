@@ -303,6 +303,23 @@ def read_index(path: str | os.PathLike) -> list[dict]:
     return out
 
 
+def match_path(rel: str, rx: re.Pattern, labels: "FileLabels") -> tuple[dict, list[str]] | Reject:
+    """The label rule on a relative path: (the pattern's named groups, the splits) -- from a
+    ``subject`` group and ``labels.train_subjects``, else a ``split`` group -- or the Reject
+    saying why the path cannot be labelled."""
+    m = rx.search(rel)
+    if not m:
+        return Reject(rel, f"path does not match --pattern {labels.pattern}", "bad name")
+    g = m.groupdict()
+    if labels.train_subjects is None:
+        return g, ([g["split"]] if g.get("split") else [])
+    try:
+        subj = int(g["subject"])
+    except (TypeError, ValueError, KeyError):
+        return Reject(rel, f"subject {g.get('subject')!r} is not an integer", "bad name")
+    return g, [labels.split_names[0] if subj in labels.train_subjects else labels.split_names[1]]
+
+
 def _label_map(raw_labels: list[str], labels: FileLabels) -> tuple[dict, list | None]:
     """raw label text -> int (or a reason string), and the class names (None = unknown)."""
     ints = all(re.fullmatch(r"[+-]?\d+", s) for s in raw_labels)
@@ -388,22 +405,11 @@ def prepare_files(raw: str | os.PathLike, out: str | os.PathLike, *, layout: str
         num_files = len(files)
         for p in files:
             rel = p.relative_to(root).as_posix()
-            m = rx.search(rel)
-            if not m:
-                rejects.append(Reject(rel, f"path does not match --pattern {labels.pattern}", "bad name"))
+            got = match_path(rel, rx, labels)
+            if isinstance(got, Reject):
+                rejects.append(got)
                 continue
-            g = m.groupdict()
-            if labels.train_subjects is not None:
-                try:
-                    subj = int(g["subject"])
-                except (TypeError, ValueError):
-                    rejects.append(Reject(rel, f"subject {g.get('subject')!r} is not an integer",
-                                          "bad name"))
-                    continue
-                splits = [labels.split_names[0] if subj in labels.train_subjects
-                          else labels.split_names[1]]
-            else:
-                splits = [g["split"]] if g.get("split") else []
+            g, splits = got
             entries.append((str(p), g.get("name") or _stem(rel), g["label"] or "", splits))
     lmap, class_names = _label_map([e[2] for e in entries], labels)
     tasks, seen = [], set()

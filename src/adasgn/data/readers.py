@@ -146,6 +146,15 @@ def _fail(path: str, msg: str, kind: str = "format error") -> DataError:
     return DataError(f"{path}: {msg}", kind)
 
 
+def _read_bytes(path: str) -> bytes:
+    """The whole file, or a DataError naming it."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
+
+
 def read_ntu_skeleton(path: str | os.PathLike, num_joints: int = 25) -> NTUSkeleton:
     """Read an NTU RGB+D ``.skeleton`` file (LF or CRLF, any number of bodies per frame).
 
@@ -156,11 +165,7 @@ def read_ntu_skeleton(path: str | os.PathLike, num_joints: int = 25) -> NTUSkele
     ``num_joints``, a joint line without 12 values, a non-numeric value or NaN/Inf.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
+    data = _read_bytes(path)
     return parse_ntu_skeleton(data, path, num_joints)
 
 
@@ -484,11 +489,7 @@ def _read_table(path: str | os.PathLike, ncols: int, what: str) -> np.ndarray:
     with a newline, and a cut inside the last number would otherwise go unnoticed).
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
+    data = _read_bytes(path)
     if not data.strip():
         raise _fail(path, "empty file", "empty file")
     body = data.rstrip()
@@ -577,11 +578,7 @@ def read_shrec_index(path: str | os.PathLike) -> list[ShrecIndexEntry]:
     """Read ``train_gestures.txt`` / ``test_gestures.txt``: 7 integers per line
     (gesture finger subject essai label_14 label_28 size)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
+    data = _read_bytes(path)
     if not data.strip():
         raise _fail(path, "empty file", "empty file")
     out = []
@@ -632,11 +629,7 @@ def read_sfinge3d(path: str | os.PathLike, quaternions: bool = False) -> np.ndar
     dictionary separates the numbers with ``;``, the sequences with ``,``; a separator at the
     end of a line is allowed, and so are blank lines after the last frame."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror or exc}", "unreadable") from None
+    data = _read_bytes(path)
     lines = data.rstrip().split(b"\n")
     if not data.strip():
         raise _fail(path, "empty file", "empty file")

@@ -57,7 +57,7 @@ from tqdm import tqdm
 
 from ..errors import DataError, UserError
 from ..skeleton import get_layout
-from .files import FileLabels, _label_map, read_index
+from .files import FileLabels, _label_map, match_path, read_index
 from .pkl import save_pkl
 from .prepare import PrepareResult, Reject, _write_rejects
 
@@ -141,7 +141,27 @@ class PoseBackend:
         return self.name
 
 
-class MediaPipePose(PoseBackend):
+class _MediaPipeSolution(PoseBackend):
+    """What the MediaPipe backends share: the solution object made on :meth:`open` (which
+    resets its tracking) from ``self.options``, and closed on :meth:`close`."""
+
+    def _solution(self, mp):
+        raise NotImplementedError
+
+    def open(self, info: VideoInfo) -> None:
+        require_video_support("mediapipe")
+        import mediapipe as mp
+
+        self.close()
+        self._model = self._solution(mp)(**self.options)
+
+    def close(self) -> None:
+        if getattr(self, "_model", None) is not None:
+            self._model.close()
+            self._model = None
+
+
+class MediaPipePose(_MediaPipeSolution):
     """MediaPipe Pose (BlazePose GHUM), ``model_complexity=1``: the model bundled with the wheel
     (complexities 0 and 2 download their model on first use, so they are refused). One person;
     deterministic; video mode (tracking between frames, reset by :meth:`open`)."""
@@ -161,12 +181,8 @@ class MediaPipePose(PoseBackend):
                             min_tracking_confidence=float(min_tracking_confidence))
         self._model = None
 
-    def open(self, info: VideoInfo) -> None:
-        require_video_support("mediapipe")
-        import mediapipe as mp
-
-        self.close()
-        self._model = mp.solutions.pose.Pose(**self.options)
+    def _solution(self, mp):
+        return mp.solutions.pose.Pose
 
     def estimate(self, frame: np.ndarray) -> PoseFrame | None:
         res = self._model.process(frame)
@@ -178,18 +194,13 @@ class MediaPipePose(PoseBackend):
                          np.array([(p.x, p.y) for p in img], dtype=np.float32),
                          np.array([p.visibility for p in img], dtype=np.float32))
 
-    def close(self) -> None:
-        if self._model is not None:
-            self._model.close()
-            self._model = None
-
     def describe(self) -> str:
         return (f"mediapipe Pose (model_complexity=1, detection >= "
                 f"{self.options['min_detection_confidence']:g}, tracking >= "
                 f"{self.options['min_tracking_confidence']:g})")
 
 
-class MediaPipeHands(PoseBackend):
+class MediaPipeHands(_MediaPipeSolution):
     """MediaPipe Hands, one hand per frame (the first detected); ``visibility`` of every joint is
     the handedness score (Hands reports no per-joint visibility)."""
 
@@ -203,12 +214,8 @@ class MediaPipeHands(PoseBackend):
                             min_tracking_confidence=float(min_tracking_confidence))
         self._model = None
 
-    def open(self, info: VideoInfo) -> None:
-        require_video_support("mediapipe")
-        import mediapipe as mp
-
-        self.close()
-        self._model = mp.solutions.hands.Hands(**self.options)
+    def _solution(self, mp):
+        return mp.solutions.hands.Hands
 
     def estimate(self, frame: np.ndarray) -> PoseFrame | None:
         res = self._model.process(frame)
@@ -221,11 +228,6 @@ class MediaPipeHands(PoseBackend):
         return PoseFrame(np.array([(p.x, p.y, p.z) for p in world], dtype=np.float32),
                          np.array([(p.x, p.y) for p in img], dtype=np.float32),
                          np.full(len(world), score, dtype=np.float32))
-
-    def close(self) -> None:
-        if self._model is not None:
-            self._model.close()
-            self._model = None
 
     def describe(self) -> str:
         return "mediapipe Hands (one hand, model_complexity=1)"
@@ -608,23 +610,11 @@ def _labels_for(files: list[tuple[Path, str]], labels: FileLabels | None, folder
     elif labels is not None:
         rx = re.compile(labels.pattern)
         for p, rel in files:
-            m = rx.search(rel)
-            if not m:
-                rejects.append(Reject(rel, f"path does not match --pattern {labels.pattern}",
-                                      "bad name"))
+            got = match_path(rel, rx, labels)
+            if isinstance(got, Reject):
+                rejects.append(got)
                 continue
-            g = m.groupdict()
-            if labels.train_subjects is not None:
-                try:
-                    subj = int(g["subject"])
-                except (TypeError, ValueError):
-                    rejects.append(Reject(rel, f"subject {g.get('subject')!r} is not an integer",
-                                          "bad name"))
-                    continue
-                splits = [labels.split_names[0] if subj in labels.train_subjects
-                          else labels.split_names[1]]
-            else:
-                splits = [g["split"]] if g.get("split") else []
+            g, splits = got
             rows.append((p, rel, g.get("name") or Path(rel).with_suffix("").as_posix(),
                          g["label"] or "", splits))
     elif folder:
