@@ -239,3 +239,39 @@ def test_two_node_torchrun(tmp_path):
     assert len(names) == len(set(names.tolist())) == res["num_samples"]
     a, b = res["last_weights_digest"]
     assert a == b
+
+
+def test_selection_rules(tmp_path):
+    """train.select: which epoch becomes best.pt, and never one inside the frozen phase."""
+    from adasgn.engine.trainer import cross_entropy, selection_key
+
+    scores = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]]))
+    assert cross_entropy(scores, np.array([0, 1])) == pytest.approx(-(np.log(0.7) + np.log(0.8)) / 2)
+    # equal top-1: top1 keeps the earlier epoch, top1_loss takes the lower loss
+    assert not selection_key("top1", 0.9, 0.3, 5) > selection_key("top1", 0.9, 0.5, 2)
+    assert selection_key("top1_loss", 0.9, 0.3, 5) > selection_key("top1_loss", 0.9, 0.5, 2)
+    assert selection_key("top1_loss", 0.95, 0.9, 5) > selection_key("top1_loss", 0.9, 0.1, 2)
+    assert selection_key("loss", 0.5, 0.2, 5) > selection_key("loss", 0.9, 0.3, 2)
+    assert selection_key("last", 0.1, 9.0, 5) > selection_key("last", 0.9, 0.1, 4)
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=48)
+    out = tmp_path / "runs"
+    _train(_args(pkl, out, "last", epochs=3, extra=["train.select=last"]))
+    res = json.loads((out / "last" / "test.json").read_text())
+    log = [json.loads(x) for x in (out / "last" / "metrics.jsonl").read_text().splitlines()]
+    assert res["selected_epoch"] == 2 and res["selection"] == "last"
+    assert all("val_loss" in r for r in log)
+    # AdaSGN from six singles with a frozen phase of 2 epochs: epochs 0-1 are never selected
+    from adasgn.models import create_model
+
+    singles = []
+    for i, (j, size) in enumerate((j, z) for j in (1, 9, 25) for z in ("small", "big")):
+        path = tmp_path / f"single{i}.pt"
+        torch.save(create_model("single", joints=j, size=size, num_classes=14).state_dict(), path)
+        singles.append(str(path))
+    _train(_args(pkl, out, "frozen", epochs=3, extra=[
+        "model.name=adasgn", "train.freeze_epochs=2", "train.select=loss",
+        f"adasgn.pretrained=[{','.join(singles)}]"]))
+    res = json.loads((out / "frozen" / "test.json").read_text())
+    assert res["selectable_from"] == 2 and res["selected_epoch"] == 2
+    proc = _train(_args(pkl, out, "bad", epochs=1, extra=["train.select=median"]), check=False)
+    assert proc.returncode == 2 and "train.select must be one of" in proc.stderr

@@ -19,6 +19,9 @@ import yaml
 from ..data.transforms import NORMALIZE_MODES
 
 
+SELECT_RULES = ("top1", "top1_loss", "loss", "last")
+
+
 class ConfigError(ValueError):
     pass
 
@@ -68,6 +71,11 @@ class TrainConfig:
     label_smoothing: float = 0.1
     seed: int = 1
     select_on: str = "val"  # val | test ("test" = the paper's best-epoch-on-test protocol)
+    # which epoch is kept (best.pt): top1 = the earliest with the best top-1 | top1_loss = best
+    # top-1, ties broken by the lower loss | loss = the lowest loss (cross-entropy of the
+    # selection split) | last = the last epoch. Never inside the frozen phase of a model
+    # initialised from singles (adasgn.pretrained + freeze_epochs).
+    select: str = "top1"
     freeze: dict = field(default_factory=dict)  # {"transform": 30}: name substring -> first trainable epoch
     freeze_epochs: int = 0  # adasgn with pretrained singles: freeze spatial modules + matrices
     amp: str = "none"  # none | bf16 (CUDA autocast)
@@ -208,6 +216,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"model.name must be sgn, single or adasgn, not {cfg.model.name!r}")
     if cfg.train.select_on not in ("val", "test"):
         raise ConfigError("train.select_on must be 'val' or 'test'")
+    if cfg.train.select not in SELECT_RULES:
+        raise ConfigError(f"train.select must be one of {', '.join(SELECT_RULES)}, not "
+                          f"{cfg.train.select!r}")
     if not 0 <= cfg.data.val_fraction < 1:
         raise ConfigError("data.val_fraction must be in [0, 1)")
     if cfg.train.select_on == "val" and cfg.data.val_fraction == 0:

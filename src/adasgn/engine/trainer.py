@@ -108,7 +108,9 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
             self.optimizer, milestones=list(cfg.train.milestones), gamma=cfg.train.gamma)
         self.start_epoch = 0
-        self.best = {"metric": -math.inf, "epoch": -1}
+        self.best = {"metric": [-math.inf, -math.inf], "epoch": -1}
+        # the first epoch whose checkpoint may be selected: never inside the frozen phase
+        self.select_from = cfg.train.freeze_epochs if cfg.adasgn.pretrained else 0
         if resume and (self.ckpt_dir / "last.pt").is_file():
             self._resume(self.ckpt_dir / "last.pt")
         self.ddp_model = self.model
@@ -141,6 +143,8 @@ class Trainer:
         self.scheduler.load_state_dict(ck["scheduler"])
         self.start_epoch = int(ck["epoch"]) + 1
         self.best = dict(ck["best"])
+        if not isinstance(self.best["metric"], (list, tuple)):  # checkpoints before train.select
+            self.best["metric"] = [self.best["metric"], -math.inf]
         set_rng_state(ck["rng"])
         if D.is_main():
             print(f"resumed from {path} at epoch {self.start_epoch}", file=sys.stderr)
@@ -250,8 +254,12 @@ class Trainer:
                             f"{sel_split}_gmacs": rep["gmacs"]})
                 if "usage" in rep:
                     rec[f"{sel_split}_usage"] = rep["usage"]
-                if rep["top1"] > self.best["metric"]:
-                    self.best = {"metric": rep["top1"], "epoch": epoch}
+                res = rep["_res"]
+                loss = cross_entropy(res["scores"], self.data.labels(sel_split)[res["index"]])
+                rec[f"{sel_split}_loss"] = loss
+                key = selection_key(cfg.train.select, rep["top1"], loss, epoch)
+                if epoch >= self.select_from and key > tuple(self.best["metric"]):
+                    self.best = {"metric": list(key), "epoch": epoch}
                     if D.is_main():
                         save_checkpoint(self._state(epoch), self.ckpt_dir / "best.pt")
             rec["time_s"] = round(time.time() - t0, 2)
@@ -288,6 +296,7 @@ class Trainer:
         res = rep.pop("_res")
         out = {k: v for k, v in rep.items()}
         out.update({"selected_epoch": self.best["epoch"], "selected_on": self.cfg.train.select_on,
+                    "selection": self.cfg.train.select, "selectable_from": self.select_from,
                     "params": count_params(self.model),
                     "model": self.cfg.model.name, "name": self.cfg.name,
                     "stream": self.cfg.data.stream, "seed": self.cfg.train.seed,
@@ -298,6 +307,30 @@ class Trainer:
             (self.run_dir / "test.json").write_text(json.dumps(out, indent=2))
             save_scores(self.run_dir / "scores_test.npz", res, self.data, "test")
         return out
+
+
+def cross_entropy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of per-sample logits (the selection split's loss, no smoothing)."""
+    if len(labels) == 0:
+        return float("inf")
+    z = scores.astype(np.float64)
+    z = z - z.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return float(-logp[np.arange(len(labels)), labels].mean())
+
+
+def selection_key(rule: str, top1: float, loss: float, epoch: int) -> tuple[float, float]:
+    """What ``train.select`` maximises (compared as a tuple; an equal key keeps the earlier
+    epoch, except for ``last``, whose key grows with every epoch)."""
+    if rule == "top1":
+        return (top1, -math.inf)
+    if rule == "top1_loss":
+        return (top1, -loss)
+    if rule == "loss":
+        return (-loss, -math.inf)
+    if rule == "last":
+        return (math.inf, float(epoch))
+    raise ValueError(f"unknown selection rule {rule!r}")
 
 
 def weights_digest(model: nn.Module) -> str:
