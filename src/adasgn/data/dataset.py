@@ -68,6 +68,15 @@ def load_source(source: str | Path | Mapping[str, Any]) -> Mapping:
     return load_pkl(path)
 
 
+def names_and_labels(data: Mapping) -> tuple[list, np.ndarray]:
+    """Every sample's name and label (a store answers from its arrays, building no sample)."""
+    if isinstance(data, SkeletonStore):
+        return data.names, np.asarray(data.labels)
+    anns = data["annotations"]
+    return ([a["frame_dir"] for a in anns],
+            np.array([int(a["label"]) for a in anns], dtype=np.int64))
+
+
 def holdout(names: Sequence[str], fraction: float = DEFAULT_HOLDOUT, seed: int = 0,
             labels: Sequence[int] | None = None) -> tuple[list[str], list[str]]:
     """Split ``names`` into (train, val) with about ``fraction`` in val, seeded.
@@ -143,11 +152,7 @@ class SkeletonDataset(Dataset):
         self.source = str(source) if not isinstance(source, Mapping) else None
         self.meta: dict = dict(data.get("meta") or {})
         annotations = data["annotations"]  # a list (pkl) or the store's lazy sequence
-        if isinstance(data, SkeletonStore):  # names and labels without building any sample
-            all_names, all_labels = data.names, np.asarray(data.labels)
-        else:
-            all_names = [a["frame_dir"] for a in annotations]
-            all_labels = np.array([int(a["label"]) for a in annotations], dtype=np.int64)
+        all_names, all_labels = names_and_labels(data)
         position = {n: i for i, n in enumerate(all_names)}
 
         if split is None:

@@ -21,7 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..data.dataset import SkeletonDataset, build_loader, default_pipeline, holdout, load_source
+from ..data.dataset import (
+    SkeletonDataset,
+    build_loader,
+    default_pipeline,
+    holdout,
+    load_source,
+    names_and_labels,
+)
 from ..data.presets import DatasetPreset, get_preset
 from ..data.validate import apply_policy, validate_samples
 from ..skeleton import Layout, get_layout
@@ -178,7 +185,7 @@ def load_data(cfg: Config, source=None) -> RunData:
     for s in (dc.train_split, dc.test_split):
         if s not in splits:
             raise ConfigError(f"{dc.path}: no split {s!r}; available: {sorted(splits)}")
-    by_name = {a["frame_dir"]: int(a["label"]) for a in data["annotations"]}
+    by_name = dict(zip(*names_and_labels(data)))  # a store: from its arrays, no sample built
     train_names = list(splits[dc.train_split])
     val_names: list = []
     if dc.val_fraction > 0:
