@@ -36,3 +36,20 @@ def test_config_builds_model_and_pipeline(path, stream):
     with torch.no_grad():
         logits, _ = model(x)
     assert logits.shape == (2, preset.num_classes)
+
+
+def test_augment_and_monitor_are_checked_when_the_config_loads():
+    from adasgn.engine.config import ConfigError
+    cfg = load_config(ROOT / "configs" / "msr" / "sgn.yaml", ["data.augment=[mirror,scale:0.2]"])
+    assert cfg.data.augment == ["mirror", "scale:0.2"]
+    with pytest.raises(ConfigError, match="data.augment: unknown augmentation 'flip'"):
+        load_config(ROOT / "configs" / "msr" / "sgn.yaml", ["data.augment=[flip]"])
+    with pytest.raises(ConfigError, match="train.monitor"):
+        load_config(ROOT / "configs" / "msr" / "sgn.yaml", ["train.monitor=[val]"])
+
+
+def test_options_of_another_model_are_a_config_error():
+    from adasgn.engine.config import ConfigError
+    cfg = load_config(ROOT / "configs" / "utd_mhad.yaml", ["model.name=sgn"])
+    with pytest.raises(ConfigError, match=r"model.options \['policy'\] are not options of model 'sgn'"):
+        build_model(cfg, get_layout("utd20"), 27, 3)

@@ -109,6 +109,27 @@ def test_own_dataset_without_a_preset(tmp_path, capsys, one_thread):
     assert "the pkl has no meta.layout; using data.layout" in capsys.readouterr().err
 
 
+def test_the_recipe_runs_on_a_dataset_without_a_preset(tmp_path, one_thread):
+    """adasgn recipe: six singles from the pkl's own layout (here 6 joints -> 1 / 2 / 6), then
+    AdaSGN from them, with the class count of the data."""
+    from adasgn.engine.recipe import run_recipe, single_stages
+    yaml_path = tmp_path / "arm6.yaml"
+    yaml_path.write_text("name: arm6r\njoints: [s, e, w, h, f, t]\nparents: [null, s, e, w, h, f]\n"
+                         "groupings: {2: [[s, e, w], [h, f, t]], 1: [[s, e, w, h, f, t]]}\n")
+    pkl = tiny_pkl(tmp_path / "own.pkl", n=24, classes=3, dataset="mine", layout=str(yaml_path),
+                   joints=6)
+    cfg = _cfg(tmp_path, pkl, "data.dataset=null", "recipe.freeze_epochs=0",
+               "recipe.transform_freeze=0", "train.epochs=2")
+    assert [s for s, _, _ in single_stages(cfg)] == [
+        "single_small1", "single_big1", "single_small2", "single_big2", "single_small6", "single_big6"]
+    res = run_recipe(cfg, progress=False)
+    assert set(res) == {"sgn", "adasgn", *(s for s, _, _ in single_stages(cfg))}
+    assert run_recipe(cfg, progress=False)["adasgn"] == res["adasgn"]  # finished stages are kept
+    run = load_run(tmp_path / "runs" / "r" / "adasgn" / "checkpoints" / "best.pt")
+    assert run.model.num_classes == 3 and run.layout.num_joints == 6
+    layouts_module._REGISTRY.pop("arm6r", None)
+
+
 @pytest.fixture(scope="module")
 def penn_pkl(shared_data, tmp_path_factory):
     pytest.importorskip("scipy")

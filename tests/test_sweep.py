@@ -123,6 +123,38 @@ def _check_normalize(before, after):
     np.testing.assert_allclose(k1[0, 5] - k1[0, 5, 7], k0[0, 5] - k0[0, 5, 7], atol=1e-5)
 
 
+def _check_scale(before, after):
+    ratio = after["keypoint"][0, 0, 0] / before["keypoint"][0, 0, 0]
+    assert np.all((ratio >= 0.9 - 1e-6) & (ratio <= 1.1 + 1e-6)) and not np.allclose(ratio, 1)
+    np.testing.assert_allclose(after["keypoint"] / np.where(before["keypoint"] == 0, 1, before["keypoint"]),
+                               np.broadcast_to(ratio, before["keypoint"].shape) * (before["keypoint"] != 0),
+                               rtol=1e-4, atol=1e-6)  # one factor per axis for every joint
+
+
+def _check_shear(before, after):
+    k0, k1 = before["keypoint"].reshape(-1, 3), after["keypoint"].reshape(-1, 3)
+    s, *_ = np.linalg.lstsq(k0.astype(np.float64), k1.astype(np.float64), rcond=None)
+    np.testing.assert_allclose(np.diag(s), 1, atol=1e-4)  # a linear map with unit diagonal
+    assert np.abs(s - np.eye(3)).max() <= 0.1 + 1e-4 and not np.allclose(s, np.eye(3))
+
+
+def _check_mirror(before, after):
+    k0, k1 = before["keypoint"], after["keypoint"]
+    if not after["mirrored"]:
+        np.testing.assert_array_equal(k1, k0)
+        return
+    lay = get_layout("ntu25")
+    for a, b in lay.mirror_pairs:  # the left hand lands where the right hand was, x negated
+        np.testing.assert_array_equal(k1[..., a, 0], -k0[..., b, 0])
+        np.testing.assert_array_equal(k1[..., a, 1:], k0[..., b, 1:])
+
+
+def _check_crop(before, after):
+    start, n = after["crop"]
+    assert 0.8 * 30 - 1 <= n <= 30
+    np.testing.assert_array_equal(after["keypoint"], before["keypoint"][:, start:start + n])
+
+
 def _check_format(before, after):
     assert after["input"].shape == (3, 30, 25, 2)
 
@@ -135,6 +167,10 @@ CHECKS = {
     "RandomRotation": ({"degrees": 17}, _check_rotation),
     "FormatInput": ({"num_persons": 2}, _check_format),
     "Normalize": ({"mode": "frame", "layout": "ntu25"}, _check_normalize),
+    "RandomScale": ({"scale": 0.1}, _check_scale),
+    "RandomShear": ({"shear": 0.1}, _check_shear),
+    "RandomMirror": ({"layout": "ntu25", "p": 1.0}, _check_mirror),
+    "TemporalCrop": ({"min_ratio": 0.8}, _check_crop),
 }
 
 

@@ -258,3 +258,79 @@ def test_build_pipeline_from_config_end_to_end():
         build_pipeline([{"type": "Nope"}])
     with pytest.raises(TypeError, match="UniformSample"):
         build_pipeline([{"type": "UniformSample", "frames": 3}])
+
+
+# ----------------------------------------------------------------------------- augmentations
+
+
+def test_mirror_pairs_come_from_the_joint_names():
+    msr = get_layout("msr20")
+    names = {(msr.joints[a], msr.joints[b]) for a, b in msr.mirror_pairs}
+    assert ("l_hand", "r_hand") in names and ("l_hip", "r_hip") in names and len(names) == 8
+    assert get_layout("fpha21").mirror_pairs == ()  # a hand has no left / right joints
+    mp = get_layout("mediapipe33")
+    assert (mp.index("mouth_l"), mp.index("mouth_r")) in mp.mirror_pairs  # x_l / x_r names too
+
+
+@pytest.mark.parametrize("layout", ["msr20", "utd20", "ntu25", "penn13"])
+def test_mirror_twice_is_identity_and_commutes_with_bones(layout):
+    lay = get_layout(layout)
+    c = 2 if layout == "penn13" else 3
+    kp = np.random.default_rng(1).normal(size=(1, 12, lay.num_joints, c)).astype(np.float32)
+    mirror = build_pipeline([{"type": "RandomMirror", "layout": layout, "p": 1.0}])
+    once = mirror({"keypoint": kp.copy()})["keypoint"]
+    assert not np.allclose(once, kp)
+    np.testing.assert_array_equal(mirror({"keypoint": once.copy()})["keypoint"], kp)
+    # the layout is left-right symmetric, so mirroring the bones = the bones of the mirror image
+    np.testing.assert_allclose(bone_stream(once, layout),
+                               mirror({"keypoint": bone_stream(kp, layout)})["keypoint"], atol=1e-6)
+
+
+def test_mirror_probability_and_seeding():
+    kp = np.random.default_rng(0).normal(size=(1, 5, 20, 3)).astype(np.float32)
+    step = build_pipeline([{"type": "RandomMirror", "layout": "msr20", "p": 0.5}])
+    flips = [step({"keypoint": kp.copy(), "rng": np.random.default_rng(s)})["mirrored"] for s in range(400)]
+    assert 0.4 < np.mean(flips) < 0.6
+    again = [step({"keypoint": kp.copy(), "rng": np.random.default_rng(s)})["mirrored"] for s in range(400)]
+    assert flips == again
+
+
+def test_temporal_crop_keeps_a_contiguous_part_within_the_ratio():
+    kp = np.arange(100, dtype=np.float32).reshape(1, 100, 1, 1) * np.ones((1, 1, 3, 3), np.float32)
+    step = build_pipeline([{"type": "TemporalCrop", "min_ratio": 0.5}])
+    lengths = []
+    for s in range(200):
+        out = step({"keypoint": kp.copy(), "rng": np.random.default_rng(s)})
+        f = out["keypoint"][0, :, 0, 0]
+        assert np.all(np.diff(f) == 1) and 50 <= len(f) <= 100
+        lengths.append(len(f))
+    assert min(lengths) < 60 and max(lengths) > 90
+    one = step({"keypoint": kp[:, :1].copy()})["keypoint"]  # a one-frame sequence survives
+    assert one.shape[1] == 1
+    with pytest.raises(ValueError, match="min_ratio"):
+        build_pipeline([{"type": "TemporalCrop", "min_ratio": 0}])
+
+
+def test_scale_and_shear_work_in_2d():
+    kp = np.random.default_rng(0).normal(size=(1, 8, 13, 2)).astype(np.float32)
+    for step in ({"type": "RandomScale", "scale": 0.2}, {"type": "RandomShear", "shear": 0.2}):
+        out = build_pipeline([step])({"keypoint": kp.copy(), "rng": np.random.default_rng(3)})
+        assert out["keypoint"].shape == kp.shape and not np.allclose(out["keypoint"], kp)
+
+
+def test_augment_names_build_steps_in_order_for_training_only():
+    from adasgn.data.dataset import augment_steps, default_pipeline
+    steps = default_pipeline("msr", "bone", True, augment=["shear:0.2", "crop", "mirror", "rotate:5"])
+    types = [s["type"] for s in steps]
+    assert types == ["DropEmptyFrames", "TemporalCrop", "Stream", "UniformSample", "RandomMirror",
+                     "RandomRotation", "RandomShear", "FormatInput"]
+    assert steps[5]["degrees"] == 5 and steps[6]["shear"] == 0.2
+    test = default_pipeline("msr", "bone", False, augment=["crop", "mirror"])
+    assert [s["type"] for s in test] == ["DropEmptyFrames", "Stream", "UniformSample", "FormatInput"]
+    # None keeps each dataset's default (NTU: rotation), [] switches it off
+    assert "RandomRotation" in [s["type"] for s in default_pipeline("ntu60", "joint", True)]
+    assert "RandomRotation" not in [s["type"] for s in default_pipeline("ntu60", "joint", True, augment=[])]
+    with pytest.raises(ValueError, match="unknown augmentation 'flip'"):
+        augment_steps(["flip"], "msr20")
+    with pytest.raises(ValueError, match="must be a number"):
+        augment_steps(["scale:big"], "msr20")

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 from .pkl import load_pkl
 from .presets import get_preset
 from .store import SkeletonStore, is_store, open_store
-from .transforms import Compose, build_pipeline
+from .transforms import Compose, build_pipeline, parse_augment
 
 __all__ = [
     "SkeletonDataset",
@@ -331,7 +331,7 @@ def default_pipeline(dataset: str, stream: str = "joint", train: bool = False, *
                      num_frames: int = 20, rot_norm: bool = False, rotation: bool | None = None,
                      degrees: int = 17, official_bone: bool = False,
                      layout: str | None = None, num_persons: int | None = None,
-                     normalize: str = "none") -> list[dict]:
+                     normalize: str = "none", augment: Sequence[str] | None = None) -> list[dict]:
     """The step configs for a dataset preset (``ntu60``, ``ntu120``, ``shrec14``, ``shrec28``,
     ``msr``, ``synthetic``), a stream (``joint`` / ``bone`` / ``velocity``) and a mode.
 
@@ -344,6 +344,8 @@ def default_pipeline(dataset: str, stream: str = "joint", train: bool = False, *
     ``normalize`` ``frame`` / ``origin`` adds the streamable :class:`~adasgn.data.transforms.
     Normalize` right after dropping empty frames (with ``rot_norm`` it does the view
     normalisation too, instead of ``RotNorm``); ``none`` (default) leaves the steps as they were.
+    ``augment`` (training only) names the augmentations, each ``name`` or ``name:value``
+    (:func:`augment_steps`); ``None`` = the dataset's default (``rotation``).
     """
     # dataset None / "custom": a dataset of one's own (no preset), ``layout`` then required
     preset = None if dataset in (None, "custom") else get_preset(dataset)
@@ -353,6 +355,9 @@ def default_pipeline(dataset: str, stream: str = "joint", train: bool = False, *
     num_persons = num_persons or (preset.max_persons if preset else 1)
     if rotation is None:
         rotation = dataset in ("ntu60", "ntu120", "synthetic")
+    if augment is None:
+        augment = [f"rotate:{degrees}"] if rotation else []
+    aug = augment_steps(augment, layout) if train else {}
     steps: list[dict] = [{"type": "DropEmptyFrames"}]
     if normalize != "none":  # streamable (docs/streaming.md): per frame / one fixed origin
         steps.append({"type": "Normalize", "mode": normalize, "layout": layout,
@@ -362,12 +367,29 @@ def default_pipeline(dataset: str, stream: str = "joint", train: bool = False, *
     # (the official code computes it from the bone / velocity values, which is meaningless).
     if rot_norm and stream != "joint":
         steps.append({"type": "RotNorm", "layout": layout})
+    if "crop" in aug:
+        steps.append(aug.pop("crop"))
     steps.append({"type": "Stream", "kind": stream, "layout": layout,
                   "official_bone": official_bone})
     steps.append({"type": "UniformSample", "num_frames": num_frames, "train": bool(train)})
     if rot_norm and stream == "joint":
         steps.append({"type": "RotNorm", "layout": layout})  # exact official position
-    if train and rotation:
-        steps.append({"type": "RandomRotation", "degrees": degrees})
+    steps.extend(aug.values())  # mirror, rotate, scale, shear (in that order)
     steps.append({"type": "FormatInput", "num_persons": num_persons})
     return steps
+
+
+def augment_steps(names: Sequence[str], layout: str) -> dict[str, dict]:
+    """Step configs of the named augmentations (``data.augment``), each ``name`` or
+    ``name:value``: ``rotate[:degrees]`` (17), ``scale[:fraction]`` (0.1), ``shear[:amount]``
+    (0.1), ``mirror[:probability]`` (0.5), ``crop[:min_ratio]`` (0.8). Keys in the pipeline's
+    order: crop (before the stream), then mirror, rotate, scale, shear."""
+    given = parse_augment(names)
+    make = {
+        "crop": lambda v: {"type": "TemporalCrop", "min_ratio": 0.8 if v is None else v},
+        "mirror": lambda v: {"type": "RandomMirror", "layout": layout, "p": 0.5 if v is None else v},
+        "rotate": lambda v: {"type": "RandomRotation", "degrees": 17 if v is None else int(v)},
+        "scale": lambda v: {"type": "RandomScale", "scale": 0.1 if v is None else v},
+        "shear": lambda v: {"type": "RandomShear", "shear": 0.1 if v is None else v},
+    }
+    return {k: make[k](given[k]) for k in ("crop", "mirror", "rotate", "scale", "shear") if k in given}

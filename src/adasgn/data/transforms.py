@@ -43,6 +43,12 @@ __all__ = [
     "Normalize",
     "NORMALIZE_MODES",
     "RandomRotation",
+    "RandomScale",
+    "RandomShear",
+    "RandomMirror",
+    "TemporalCrop",
+    "AUGMENTATIONS",
+    "parse_augment",
     "FormatInput",
     "sample_indices",
     "bone_stream",
@@ -426,6 +432,132 @@ class RandomRotation(_Step):
         sample["keypoint"] = (kp.astype(np.float64) @ r).astype(kp.dtype)
         sample["rotation_deg"] = (ax, ay, az)
         return sample
+
+
+# ---------------------------------------------------------------------------------------------
+# 4a. Augmentations for small data sets (data.augment; docs/pipeline.md "Augmentation")
+#
+# Each one is linear in the coordinates (or a choice of frames), so it applies equally to joint
+# positions, bones (child - parent) and velocities (differences of frames) and may run after the
+# stream. 2-D data (C = 2) is transformed in its plane.
+
+
+@register_transform
+class RandomScale(_Step):
+    """Scale each axis by its own factor drawn uniformly from [1 - ``scale``, 1 + ``scale``]
+    (an anisotropic scaling: people of other builds, other camera distances)."""
+
+    _fields = ("scale",)
+
+    def __init__(self, scale: float = 0.1, seed: int | None = None):
+        self.scale = float(scale)
+        self._own = np.random.default_rng(seed)
+
+    def __call__(self, sample: Sample) -> Sample:
+        kp = _kp(sample)
+        f = _rng(sample, self._own).uniform(1 - self.scale, 1 + self.scale, size=kp.shape[-1])
+        sample["keypoint"] = (kp * f).astype(kp.dtype)
+        return sample
+
+
+@register_transform
+class RandomShear(_Step):
+    """A random shear: ``p @ S`` with S = identity plus off-diagonal terms drawn uniformly from
+    [-``shear``, ``shear``] (the augmentation of the skeleton literature, e.g. Rao et al. 2021)."""
+
+    _fields = ("shear",)
+
+    def __init__(self, shear: float = 0.1, seed: int | None = None):
+        self.shear = float(shear)
+        self._own = np.random.default_rng(seed)
+
+    def __call__(self, sample: Sample) -> Sample:
+        kp = _kp(sample)
+        c = kp.shape[-1]
+        s = np.eye(c) + _rng(sample, self._own).uniform(-self.shear, self.shear, size=(c, c)) * (1 - np.eye(c))
+        sample["keypoint"] = (kp.astype(np.float64) @ s).astype(kp.dtype)
+        return sample
+
+
+@register_transform
+class RandomMirror(_Step):
+    """With probability ``p``, mirror left and right: negate the lateral axis (``axis``: x in
+    Kinect and image coordinates) and swap the layout's left / right joints
+    (:attr:`Layout.mirror_pairs`), so that a mirrored left-hand wave is a right-hand wave with the
+    joints where the layout says. A layout without left / right joints (a hand) is only
+    reflected -- a right hand then looks like a left hand."""
+
+    _fields = ("layout", "p", "axis")
+
+    def __init__(self, layout: str | Layout, p: float = 0.5, axis: int = 0, seed: int | None = None):
+        self._layout = layout if isinstance(layout, Layout) else get_layout(layout)
+        self.layout, self.p, self.axis = self._layout.name, float(p), int(axis)
+        perm = np.arange(self._layout.num_joints)
+        for a, b in self._layout.mirror_pairs:
+            perm[a], perm[b] = b, a
+        self._perm = perm
+        self._own = np.random.default_rng(seed)
+
+    def __call__(self, sample: Sample) -> Sample:
+        if _rng(sample, self._own).random() >= self.p:
+            sample["mirrored"] = False
+            return sample
+        kp = _kp(sample)
+        if kp.shape[2] != len(self._perm):
+            raise ValueError(f"RandomMirror: layout {self.layout} has {len(self._perm)} joints, "
+                             f"the sample {kp.shape[2]}")
+        out = kp[:, :, self._perm].copy()
+        out[..., self.axis] *= -1
+        sample["keypoint"] = out
+        sample["mirrored"] = True
+        return sample
+
+
+@register_transform
+class TemporalCrop(_Step):
+    """Keep a random contiguous part of the sequence, ``ratio`` in [``min_ratio``, 1] of its
+    frames (before the sampling to ``num_frames``: the action is then seen faster or slower and
+    shifted in time -- crop and speed change in one step)."""
+
+    _fields = ("min_ratio",)
+
+    def __init__(self, min_ratio: float = 0.8, seed: int | None = None):
+        if not 0 < min_ratio <= 1:
+            raise ValueError(f"TemporalCrop: min_ratio must be in (0, 1], got {min_ratio}")
+        self.min_ratio = float(min_ratio)
+        self._own = np.random.default_rng(seed)
+
+    def __call__(self, sample: Sample) -> Sample:
+        kp = _kp(sample)
+        t = kp.shape[1]
+        rng = _rng(sample, self._own)
+        n = max(1, int(round(t * rng.uniform(self.min_ratio, 1.0))))
+        start = int(rng.integers(0, t - n + 1)) if t > n else 0
+        sample["keypoint"] = kp[:, start:start + n]
+        sample["crop"] = (start, n)
+        return sample
+
+
+AUGMENTATIONS = ("rotate", "scale", "shear", "mirror", "crop")  # the names data.augment takes
+
+
+def parse_augment(items: Sequence[str]) -> dict[str, float | None]:
+    """``["rotate:15", "mirror"]`` -> ``{"rotate": 15.0, "mirror": None}`` (None = the step's
+    default strength); a ValueError names an unknown augmentation or a bad value."""
+    if isinstance(items, str):
+        raise ValueError(f"data.augment must be a list of names, not the string {items!r}")
+    out: dict[str, float | None] = {}
+    for item in items:
+        name, _, value = str(item).partition(":")
+        name = name.strip()
+        if name not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(AUGMENTATIONS)} "
+                             "(each as name or name:value)")
+        try:
+            out[name] = float(value) if value.strip() else None
+        except ValueError:
+            raise ValueError(f"augmentation {item!r}: the value after ':' must be a number") from None
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..data.transforms import NORMALIZE_MODES
+from ..data.transforms import NORMALIZE_MODES, parse_augment
 
 
 SELECT_RULES = ("top1", "top1_loss", "loss", "last")
@@ -40,6 +40,9 @@ class DataConfig:
     num_frames: int = 20
     rotation: float | None = None  # degrees of random rotation in training; None = dataset default
     rot_norm: bool = False
+    # training augmentations, each "name" or "name:value" (rotate, scale, shear, mirror, crop;
+    # docs/pipeline.md); None = the dataset's default (data.rotation); [] = none
+    augment: list | None = None
     # none (today's: sequences as prepared, centred on their first frame) | frame (every frame
     # centred on itself) | origin (one fixed origin): a streamable normalisation (docs/streaming.md)
     normalize: str = "none"
@@ -76,6 +79,10 @@ class TrainConfig:
     # selection split) | last = the last epoch. Never inside the frozen phase of a model
     # initialised from singles (adasgn.pretrained + freeze_epochs).
     select: str = "top1"
+    # splits also evaluated at every evaluation epoch and logged in metrics.jsonl, never used to
+    # select: learning curves for a recipe pilot on inner splits of the training data
+    # (benchmarks/recipe_pilot.py). On a real test split this is looking at the test set.
+    monitor: list = field(default_factory=list)
     freeze: dict = field(default_factory=dict)  # {"transform": 30}: name substring -> first trainable epoch
     freeze_epochs: int = 0  # adasgn with pretrained singles: freeze spatial modules + matrices
     amp: str = "none"  # none | bf16 (CUDA autocast)
@@ -208,6 +215,11 @@ def validate(cfg: Config) -> None:
     if cfg.data.normalize not in NORMALIZE_MODES:
         raise ConfigError(f"data.normalize must be one of {', '.join(NORMALIZE_MODES)}, not "
                           f"{cfg.data.normalize!r}")
+    if cfg.data.augment is not None:
+        try:
+            parse_augment(cfg.data.augment)
+        except ValueError as exc:
+            raise ConfigError(f"data.augment: {exc}") from None
     if cfg.data.on_bad_sample not in ("error", "skip"):
         raise ConfigError(f"data.on_bad_sample must be error or skip, not {cfg.data.on_bad_sample!r}")
     if cfg.data.persons is not None and (not isinstance(cfg.data.persons, int) or cfg.data.persons < 1):
@@ -219,6 +231,10 @@ def validate(cfg: Config) -> None:
     if cfg.train.select not in SELECT_RULES:
         raise ConfigError(f"train.select must be one of {', '.join(SELECT_RULES)}, not "
                           f"{cfg.train.select!r}")
+    bad = [m for m in cfg.train.monitor if m != "test"]
+    if bad or (cfg.train.monitor and cfg.train.select_on == "test"):
+        raise ConfigError(f"train.monitor takes only 'test' (and with train.select_on=val), not "
+                          f"{cfg.train.monitor}")
     if not 0 <= cfg.data.val_fraction < 1:
         raise ConfigError("data.val_fraction must be in [0, 1)")
     if cfg.train.select_on == "val" and cfg.data.val_fraction == 0:

@@ -45,7 +45,8 @@ def run_pipeline(cfg: Config, layout: str, train: bool, stream: str | None = Non
                             rot_norm=dc.rot_norm, normalize=dc.normalize,
                             rotation=None if dc.rotation is None else dc.rotation > 0,
                             degrees=int(dc.rotation) if dc.rotation else 17,
-                            layout=layout, num_persons=num_persons or dc.persons)
+                            layout=layout, num_persons=num_persons or dc.persons,
+                            augment=dc.augment)
 
 
 CUSTOM = (None, "custom")  # data.dataset values of a dataset of one's own (no preset)
@@ -132,6 +133,34 @@ class RunData:
         return loader
 
 
+def _resolve_layout(cfg: Config, meta: dict, where: str) -> Layout:
+    """The run's layout: ``data.layout``, else the pkl's ``meta.layout``, else the preset's."""
+    dc = cfg.data
+    if is_custom(cfg):
+        name = dc.layout or meta.get("layout")
+        if not name:
+            raise ConfigError(f"{where}: the pkl has no meta.layout and data.layout is not set: "
+                              "say which skeleton layout the data is in (data.layout=NAME or a "
+                              "layout YAML file)")
+        return _layout(name, where)
+    preset = run_preset(cfg)
+    layout = _layout(dc.layout or meta.get("layout") or preset.layout, where)
+    if layout.num_joints != get_layout(preset.layout).num_joints:
+        raise ConfigError(f"{where}: layout {layout.name} ({layout.num_joints} joints) does "
+                          f"not match dataset {preset.name} ({preset.layout})")
+    return layout
+
+
+def run_layout(cfg: Config) -> Layout:
+    """The layout a config trains on, without building the datasets (reads the pkl's meta only
+    where the config does not say: a dataset of one's own without ``data.layout``)."""
+    if not is_custom(cfg) and cfg.data.layout is None:
+        return _layout(run_preset(cfg).layout, cfg.data.path)
+    if cfg.data.layout is not None and is_custom(cfg):
+        return _layout(cfg.data.layout, cfg.data.path)
+    return _resolve_layout(cfg, load_source(cfg.data.path).get("meta") or {}, cfg.data.path)
+
+
 def load_data(cfg: Config, source=None) -> RunData:
     """Open the run's pkl (``source``: a path or loaded dict instead of ``cfg.data.path``).
 
@@ -148,27 +177,17 @@ def load_data(cfg: Config, source=None) -> RunData:
     where = str(source) if isinstance(source, (str, os.PathLike)) else dc.path
     meta = data.get("meta") or {}
     custom = is_custom(cfg)
+    if custom and dc.layout and not meta.get("layout"):
+        print(f"warning: {where}: the pkl has no meta.layout; using data.layout={dc.layout}",
+              file=sys.stderr)
+    layout = _resolve_layout(cfg, meta, where)
     if custom:
-        name = dc.layout or meta.get("layout")
-        if not name:
-            raise ConfigError(f"{where}: the pkl has no meta.layout and data.layout is not set: "
-                              "say which skeleton layout the data is in (data.layout=NAME or a "
-                              "layout YAML file)")
-        if dc.layout and not meta.get("layout"):
-            print(f"warning: {where}: the pkl has no meta.layout; using data.layout={dc.layout}",
-                  file=sys.stderr)
-        layout = _layout(name, where)
         names = meta.get("class_names") or ()
         labels = [int(a["label"]) for a in data["annotations"]]
         num_classes = int(meta.get("num_classes") or len(names)
                           or (max(labels) + 1 if labels else 0))
     else:
-        preset = run_preset(cfg)
-        layout = _layout(dc.layout or meta.get("layout") or preset.layout, where)
-        if layout.num_joints != get_layout(preset.layout).num_joints:
-            raise ConfigError(f"{where}: layout {layout.name} ({layout.num_joints} joints) does "
-                              f"not match dataset {preset.name} ({preset.layout})")
-        num_classes = preset.num_classes
+        num_classes = run_preset(cfg).num_classes
     report = validate_samples(data, layout, num_classes=num_classes, source=where,
                               train_splits=[dc.train_split])
     data = apply_policy(data, report, dc.on_bad_sample)

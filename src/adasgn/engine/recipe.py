@@ -15,10 +15,9 @@ from pathlib import Path
 
 import torch
 
-from ..data.presets import get_preset
-from ..skeleton import get_layout
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config
+from .data import run_layout
 from .trainer import train
 
 
@@ -41,14 +40,14 @@ def _stage(cfg: Config, name: str, progress: bool, **changes) -> dict:
 
 def single_stages(cfg: Config) -> list[tuple[str, int, str]]:
     """(stage name, joints, size) of the six singles in AdaSGN's choice order."""
-    layout = get_layout(get_preset(cfg.data.dataset).layout)
+    layout = run_layout(cfg)
     return [(f"single_{size}{j}", j, size) for j in layout.joint_choices for size in ("small", "big")]
 
 
 def run_singles(cfg: Config, progress: bool = True) -> list[Path]:
     rc = cfg.recipe
     paths = []
-    full = get_layout(get_preset(cfg.data.dataset).layout).num_joints
+    full = run_layout(cfg).num_joints
     for stage, joints, size in single_stages(cfg):
         if rc.sgn_as_full_big and rc.with_sgn and joints == full and size == "big":
             _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, full)

@@ -28,7 +28,7 @@ from ..models import SkeletonModel, create_model, model_options
 from ..models.budget import CALIBRATION_KEY
 from ..skeleton import Layout, get_layout
 from .checkpoint import load_checkpoint
-from .config import Config, load_config
+from .config import Config, ConfigError, load_config
 from .data import RunData, load_data, run_pipeline, run_preset
 
 __all__ = ["TrainedRun", "build_model", "load_run"]
@@ -43,6 +43,11 @@ def build_model(cfg: Config, layout: Layout, num_classes: int, in_channels: int)
     level = {"size": m.size, "joints": m.joints, "dropout": m.dropout,
              "skip_empty_persons": m.skip_empty_persons}
     options = {k: v for k, v in level.items() if k in known and v is not None}
+    bad = sorted(set(m.options) - known)
+    if bad:
+        raise ConfigError(f"model.options {bad} are not options of model {m.name!r} (its options: "
+                          f"{sorted(known)}); clear them with model.options={{}} when changing "
+                          "model.name")
     options.update(m.options)
     return create_model(m.name, layout=layout.name, num_classes=num_classes,
                         in_channels=in_channels, num_frames=cfg.data.num_frames, **options)

@@ -257,6 +257,12 @@ class Trainer:
                 res = rep["_res"]
                 loss = cross_entropy(res["scores"], self.data.labels(sel_split)[res["index"]])
                 rec[f"{sel_split}_loss"] = loss
+                for split in cfg.train.monitor:  # logged only (curves), never selected on
+                    mon = self.evaluate_split(split)
+                    mres = mon["_res"]
+                    rec.update({f"{split}_top1": mon["top1"], f"{split}_gmacs": mon["gmacs"],
+                                f"{split}_loss": cross_entropy(
+                                    mres["scores"], self.data.labels(split)[mres["index"]])})
                 key = selection_key(cfg.train.select, rep["top1"], loss, epoch)
                 if epoch >= self.select_from and key > tuple(self.best["metric"]):
                     self.best = {"metric": list(key), "epoch": epoch}

@@ -84,6 +84,22 @@ class Layout:
             mat[list(group), k] = 1.0 / len(group)
         return mat
 
+    @property
+    def mirror_pairs(self) -> tuple[tuple[int, int], ...]:
+        """(left, right) joint index pairs, found by name: ``l_x`` / ``r_x`` or ``x_l`` / ``x_r``.
+        Left-right mirroring swaps them (``RandomMirror``); a hand layout has none."""
+        pairs = []
+        for i, name in enumerate(self.joints):
+            if name.startswith("l_"):
+                other = "r_" + name[2:]
+            elif name.endswith("_l"):
+                other = name[:-2] + "_r"
+            else:
+                continue
+            if other in self.joints:
+                pairs.append((i, self.joints.index(other)))
+        return tuple(pairs)
+
     def index(self, joint: str | int) -> int:
         if isinstance(joint, (int, np.integer)):
             if not 0 <= int(joint) < self.num_joints:

@@ -1,0 +1,226 @@
+"""Choosing the small-data recipe on training data only (issue 12 item 3).
+
+::
+
+    python benchmarks/recipe_pilot.py run [--sets msr utd_mhad fpha] [--jobs 2]   # resumable
+    python benchmarks/recipe_pilot.py report [--json]
+
+Every decision of ``configs/small.yaml`` -- which augmentations are on, which epoch is kept --
+is made here, on an **inner split of each dataset's training split**; the real test split is
+never read. Inner splits (written to ``data/pilot/<set>.pkl``):
+
+* MSR Action3D: training subjects 1, 3, 5 -> inner train, 7, 9 -> inner test (cross-subject, like
+  the real protocol);
+* UTD-MHAD: training subjects 1, 3 -> inner train, 5, 7 -> inner test;
+* FPHA: the 600 training sequences halved at random per class (seeded), like the official 1:1
+  split.
+
+Each variant trains SGN with the schedule of ``configs/small.yaml`` (60 epochs, x0.1 at 30 / 45 /
+55, batch 32), 10 % of the inner train held out as validation, and ``train.monitor=[test]``: the
+inner test is evaluated at every epoch and logged, never selected on. So one run answers two
+questions: (1) does an augmentation help (inner-test accuracy of the last epoch), (2) which
+selection rule (``train.select``: earliest best top-1, top-1 with a loss tie-break, lowest loss,
+last epoch) picks the better epoch, each rule replayed on the validation curve and scored on the
+inner-test curve.
+
+Variants: ``none`` and ``all`` (rotate, scale, shear, mirror, crop together, with the default
+strengths of ``adasgn.data.dataset.augment_steps``) on every set; then each augmentation alone
+on the sets of ``--single-sets`` (default MSR and FPHA: a body set and a hand set). Runs live in
+``runs/recipe-pilot/`` (git-ignored); a finished run (its ``test.json``) is not redone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from adasgn.data.pkl import load_pkl, save_pkl  # noqa: E402
+from adasgn.engine.trainer import selection_key  # noqa: E402
+
+OUT = ROOT / "runs" / "recipe-pilot"
+PILOT = ROOT / "data" / "pilot"
+SETS = {  # set -> (config, extra overrides, source pkl, training split)
+    "msr": ("configs/msr/sgn.yaml", [], "data/msr.pkl", "xsub_train"),
+    "utd_mhad": ("configs/utd_mhad.yaml", ["model.name=sgn", "model.options={}"], "data/utd_mhad.pkl", "xsub_train"),
+    "fpha": ("configs/fpha.yaml", ["model.name=sgn"], "data/fpha.pkl", "train"),
+}
+VARIANTS = {"none": [], "all": ["crop", "mirror", "rotate", "scale", "shear"],
+            "mirror": ["mirror"], "crop": ["crop"], "rotate": ["rotate"], "scale": ["scale"],
+            "shear": ["shear"]}
+SCHEDULE = ["train.epochs=60", "train.milestones=[30,45,55]", "train.batch_size=32",
+            "data.val_fraction=0.1"]
+RULES = ("top1", "top1_loss", "loss", "last")
+
+
+def _subject(name: str) -> int:
+    m = re.search(r"_s(\d+)_", name)
+    if not m:
+        raise ValueError(f"no subject in {name!r}")
+    return int(m.group(1))
+
+
+def inner_split(ds: str) -> Path:
+    """Write (once) the inner pkl of ``ds``: splits inner_train / inner_test of its training split."""
+    out = PILOT / f"{ds}.pkl"
+    if out.is_file():
+        return out
+    _, _, src, train_split = SETS[ds]
+    data = load_pkl(ROOT / src)
+    names = list(data["split"][train_split])
+    if ds == "msr":
+        inner = [n for n in names if _subject(n) in (1, 3, 5)]
+    elif ds == "utd_mhad":
+        inner = [n for n in names if _subject(n) in (1, 3)]
+    else:  # half of every class, seeded
+        label = {a["frame_dir"]: a["label"] for a in data["annotations"]}
+        rng = np.random.default_rng(0)
+        inner = []
+        for c in sorted({label[n] for n in names}):
+            members = [n for n in names if label[n] == c]
+            rng.shuffle(members)
+            inner += members[: (len(members) + 1) // 2]
+    keep = set(names)
+    inner_set = set(inner)
+    anns = [a for a in data["annotations"] if a["frame_dir"] in keep]
+    PILOT.mkdir(parents=True, exist_ok=True)
+    save_pkl(out, anns, {"inner_train": [n for n in names if n in inner_set],
+                         "inner_test": [n for n in names if n not in inner_set]},
+             {**data["meta"], "note": f"recipe pilot: inner split of {src}:{train_split}"})
+    return out
+
+
+def _name(ds: str, variant: str, seed: int) -> str:
+    return f"{ds}-{variant}-s{seed}"
+
+
+def _job(ds: str, variant: str, seed: int) -> str:
+    name = _name(ds, variant, seed)
+    if (OUT / name / "test.json").is_file():
+        return f"{name}: done earlier"
+    cfg, extra, _, _ = SETS[ds]
+    aug = "[" + ",".join(VARIANTS[variant]) + "]"
+    cmd = [sys.executable, "-m", "adasgn", "train", str(ROOT / cfg), *extra, *SCHEDULE,
+           f"data.path={PILOT / (ds + '.pkl')}", "data.train_split=inner_train",
+           "data.test_split=inner_test", f"data.augment={aug}", "train.monitor=[test]",
+           f"train.seed={seed}", "train.threads=1", f"out_dir={OUT}", f"name={name}",
+           "--resume", "--no-progress"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with open(OUT / f"{name}.log", "w") as log:
+        rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    return f"{name}: rc {rc}"
+
+
+def run(sets, variants, seeds, jobs: int, single_sets) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for ds in sets:
+        inner_split(ds)
+    # the broad question first (none / all on every set), then each augmentation alone on the
+    # sets in --single-sets (the machine has 2 cores: each run takes minutes)
+    tasks = [(ds, v, s) for s in seeds for v in variants if v in ("none", "all") for ds in sets]
+    tasks += [(ds, v, s) for s in seeds for v in variants if v not in ("none", "all")
+              for ds in sets if ds in single_sets]
+    with ThreadPoolExecutor(jobs) as ex:
+        for msg in ex.map(lambda t: _job(*t), tasks):
+            print(msg, flush=True)
+
+
+def curves(run_dir: Path) -> list[dict]:
+    return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+
+
+def replay(rows: list[dict], rule: str) -> int:
+    """The epoch ``train.select=rule`` keeps, replayed on the logged validation curve."""
+    best, epoch = (-math.inf, -math.inf), -1
+    for r in rows:
+        if "val_top1" not in r:
+            continue
+        key = selection_key(rule, r["val_top1"], r["val_loss"], r["epoch"])
+        if key > best:
+            best, epoch = key, r["epoch"]
+    return epoch
+
+
+def summarize(sets, variants, seeds) -> dict:
+    out: dict = {}
+    for ds in sets:
+        for v in variants:
+            for s in seeds:
+                d = OUT / _name(ds, v, s)
+                if not (d / "test.json").is_file():
+                    continue
+                rows = curves(d)
+                by_epoch = {r["epoch"]: r for r in rows}
+                res = {rule: by_epoch[replay(rows, rule)]["test_top1"] for rule in RULES}
+                res["selected"] = {rule: replay(rows, rule) for rule in RULES}
+                res["mean_last5"] = statistics.mean(r["test_top1"] for r in rows[-5:])
+                res["best_possible"] = max(r["test_top1"] for r in rows)
+                out.setdefault(ds, {}).setdefault(v, {})[s] = res
+    return out
+
+
+def report(sets, variants, seeds, as_json: bool) -> None:
+    res = summarize(sets, variants, seeds)
+    if as_json:
+        print(json.dumps(res, indent=2))
+        return
+    print("Inner-test top-1 % (inner splits of the training data; the real test split unused)\n")
+    print("| set | variant | seeds | last epoch | mean of last 5 | " + " | ".join(
+        f"select={r}" for r in RULES[:3]) + " | epochs kept (top1 / top1_loss / loss) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for ds, per in res.items():
+        for v, runs in per.items():
+            def m(key):
+                return statistics.mean(r[key] for r in runs.values())
+            kept = " ; ".join(f"{r['selected']['top1']} / {r['selected']['top1_loss']} / "
+                              f"{r['selected']['loss']}" for r in runs.values())
+            print(f"| {ds} | {v} | {len(runs)} | {m('last'):.2f} | {m('mean_last5'):.2f} | "
+                  + " | ".join(f"{m(r):.2f}" for r in RULES[:3]) + f" | {kept} |")
+    # the two decisions, averaged over the sets that finished every variant
+    full = [ds for ds, per in res.items() if all(v in per for v in variants)]
+    if not full:
+        return
+    print(f"\nMean over {', '.join(full)} (last epoch, gain over none, points):")
+    base = {ds: statistics.mean(r["last"] for r in res[ds]["none"].values()) for ds in full}
+    for v in variants:
+        gains = [statistics.mean(r["last"] for r in res[ds][v].values()) - base[ds] for ds in full]
+        print(f"  {v:8s} {statistics.mean(gains):+6.2f}   per set: "
+              + ", ".join(f"{ds} {g:+.2f}" for ds, g in zip(full, gains)))
+    print("\nSelection rules, inner-test top-1 averaged over every finished run:")
+    allruns = [r for per in res.values() for runs in per.values() for r in runs.values()]
+    for rule in RULES:
+        print(f"  {rule:10s} {statistics.mean(r[rule] for r in allruns):6.2f}")
+    print(f"  {'best (oracle)':10s} {statistics.mean(r['best_possible'] for r in allruns):6.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["run", "report"])
+    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1])
+    ap.add_argument("--single-sets", nargs="+", default=["msr", "fpha"], choices=list(SETS),
+                    help="sets on which each augmentation is also tried alone")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if a.what == "run":
+        run(a.sets, a.variants, a.seeds, a.jobs, a.single_sets)
+    else:
+        report(a.sets, a.variants, a.seeds, a.json)
+
+
+if __name__ == "__main__":
+    main()
