@@ -24,8 +24,10 @@ last epoch) picks the better epoch, each rule replayed on the validation curve a
 inner-test curve.
 
 Variants: ``none`` and ``all`` (rotate, scale, shear, mirror, crop together, with the default
-strengths of ``adasgn.data.dataset.augment_steps``) on every set; then each augmentation alone
-on the sets of ``--single-sets`` (default MSR and FPHA: a body set and a hand set). Runs live in
+strengths of ``adasgn.data.dataset.augment_steps``), each also with ``data.normalize=frame``
+(``frame``, ``frame_all``: every frame centred on itself, the streamable normalisation) on every
+set; then ``all`` with one augmentation left out (``no_crop`` ...) on the sets of
+``--single-sets`` (default MSR): does each step help within the combination? Runs live in
 ``runs/recipe-pilot/`` (git-ignored); a finished run (its ``test.json``) is not redone.
 """
 
@@ -57,9 +59,11 @@ SETS = {  # set -> (config, extra overrides, source pkl, training split)
     "utd_mhad": ("configs/utd_mhad.yaml", ["model.name=sgn", "model.options={}"], "data/utd_mhad.pkl", "xsub_train"),
     "fpha": ("configs/fpha.yaml", ["model.name=sgn"], "data/fpha.pkl", "train"),
 }
-VARIANTS = {"none": [], "all": ["crop", "mirror", "rotate", "scale", "shear"],
-            "mirror": ["mirror"], "crop": ["crop"], "rotate": ["rotate"], "scale": ["scale"],
-            "shear": ["shear"]}
+ALL = ["crop", "mirror", "rotate", "scale", "shear"]
+VARIANTS = {"none": [], "all": ALL, "frame": [], "frame_all": ALL,
+            **{f"no_{a}": [b for b in ALL if b != a] for a in ALL}}  # leave one out
+BROAD = ("none", "all", "frame", "frame_all")  # tried on every set
+EXTRA = {"frame": ["data.normalize=frame"], "frame_all": ["data.normalize=frame"]}
 SCHEDULE = ["train.epochs=60", "train.milestones=[30,45,55]", "train.batch_size=32",
             "data.val_fraction=0.1"]
 RULES = ("top1", "top1_loss", "loss", "last")
@@ -113,7 +117,7 @@ def _job(ds: str, variant: str, seed: int) -> str:
     cfg, extra, _, _ = SETS[ds]
     aug = "[" + ",".join(VARIANTS[variant]) + "]"
     cmd = [sys.executable, "-m", "adasgn", "train", str(ROOT / cfg), *extra, *SCHEDULE,
-           f"data.path={PILOT / (ds + '.pkl')}", "data.train_split=inner_train",
+           *EXTRA.get(variant, []), f"data.path={PILOT / (ds + '.pkl')}", "data.train_split=inner_train",
            "data.test_split=inner_test", f"data.augment={aug}", "train.monitor=[test]",
            f"train.seed={seed}", "train.threads=1", f"out_dir={OUT}", f"name={name}",
            "--resume", "--no-progress"]
@@ -127,10 +131,10 @@ def run(sets, variants, seeds, jobs: int, single_sets) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for ds in sets:
         inner_split(ds)
-    # the broad question first (none / all on every set), then each augmentation alone on the
-    # sets in --single-sets (the machine has 2 cores: each run takes minutes)
-    tasks = [(ds, v, s) for s in seeds for v in variants if v in ("none", "all") for ds in sets]
-    tasks += [(ds, v, s) for s in seeds for v in variants if v not in ("none", "all")
+    # the broad question first (none / all, with and without per-frame centring, on every set),
+    # then leave-one-out on the sets in --single-sets (2 cores: each run takes minutes)
+    tasks = [(ds, v, s) for s in seeds for v in variants if v in BROAD for ds in sets]
+    tasks += [(ds, v, s) for s in seeds for v in variants if v not in BROAD
               for ds in sets if ds in single_sets]
     with ThreadPoolExecutor(jobs) as ex:
         for msg in ex.map(lambda t: _job(*t), tasks):
@@ -163,10 +167,10 @@ def summarize(sets, variants, seeds) -> dict:
                     continue
                 rows = curves(d)
                 by_epoch = {r["epoch"]: r for r in rows}
-                res = {rule: by_epoch[replay(rows, rule)]["test_top1"] for rule in RULES}
+                res = {rule: 100 * by_epoch[replay(rows, rule)]["test_top1"] for rule in RULES}
                 res["selected"] = {rule: replay(rows, rule) for rule in RULES}
-                res["mean_last5"] = statistics.mean(r["test_top1"] for r in rows[-5:])
-                res["best_possible"] = max(r["test_top1"] for r in rows)
+                res["mean_last5"] = 100 * statistics.mean(r["test_top1"] for r in rows[-5:])
+                res["best_possible"] = 100 * max(r["test_top1"] for r in rows)
                 out.setdefault(ds, {}).setdefault(v, {})[s] = res
     return out
 
@@ -189,15 +193,28 @@ def report(sets, variants, seeds, as_json: bool) -> None:
             print(f"| {ds} | {v} | {len(runs)} | {m('last'):.2f} | {m('mean_last5'):.2f} | "
                   + " | ".join(f"{m(r):.2f}" for r in RULES[:3]) + f" | {kept} |")
     # the two decisions, averaged over the sets that finished every variant
-    full = [ds for ds, per in res.items() if all(v in per for v in variants)]
+    full = [ds for ds, per in res.items() if "none" in per]
     if not full:
         return
-    print(f"\nMean over {', '.join(full)} (last epoch, gain over none, points):")
+    print(f"\nMean over {', '.join(full)} (gain over none, points; last epoch / mean of the last 5):")
     base = {ds: statistics.mean(r["last"] for r in res[ds]["none"].values()) for ds in full}
+    base5 = {ds: statistics.mean(r["mean_last5"] for r in res[ds]["none"].values()) for ds in full}
+    variants = [v for v in variants if all(v in res[ds] for ds in full)]
     for v in variants:
         gains = [statistics.mean(r["last"] for r in res[ds][v].values()) - base[ds] for ds in full]
-        print(f"  {v:8s} {statistics.mean(gains):+6.2f}   per set: "
-              + ", ".join(f"{ds} {g:+.2f}" for ds, g in zip(full, gains)))
+        g5 = [statistics.mean(r["mean_last5"] for r in res[ds][v].values()) - base5[ds] for ds in full]
+        print(f"  {v:9s} {statistics.mean(gains):+6.2f} / {statistics.mean(g5):+6.2f}   per set: "
+              + ", ".join(f"{ds} {g:+.2f} / {h:+.2f}" for ds, g, h in zip(full, gains, g5)))
+    loo = [(ds, v) for ds, per in res.items() for v in per if v.startswith("no_") and "all" in per]
+    if loo:
+        print("\nLeave one out: what each step adds to 'all' (all minus all-without-it, points; "
+              "last epoch / mean of the last 5 epochs):")
+        for ds, v in loo:
+            a, b = res[ds]["all"], res[ds][v]
+            d_last = statistics.mean(r["last"] for r in a.values()) - statistics.mean(r["last"] for r in b.values())
+            d_5 = (statistics.mean(r["mean_last5"] for r in a.values())
+                   - statistics.mean(r["mean_last5"] for r in b.values()))
+            print(f"  {ds:8s} {v[3:]:8s} {d_last:+6.2f} / {d_5:+6.2f}")
     print("\nSelection rules, inner-test top-1 averaged over every finished run:")
     allruns = [r for per in res.values() for runs in per.values() for r in runs.values()]
     for rule in RULES:
@@ -211,8 +228,8 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
-    ap.add_argument("--single-sets", nargs="+", default=["msr", "fpha"], choices=list(SETS),
-                    help="sets on which each augmentation is also tried alone")
+    ap.add_argument("--single-sets", nargs="+", default=["msr"], choices=list(SETS),
+                    help="sets on which each augmentation is also left out of the combination")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()

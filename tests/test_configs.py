@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from adasgn.data.dataset import default_pipeline
-from adasgn.data.presets import get_preset
+from adasgn.data.transforms import build_pipeline
 from adasgn.engine.config import load_config
+from adasgn.engine.data import run_pipeline, run_preset
 from adasgn.engine.run import build_model
 from adasgn.skeleton import get_layout
 
@@ -26,12 +26,14 @@ def test_configs_exist_for_every_benchmark():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.relative_to(ROOT / "configs").as_posix())
 @pytest.mark.parametrize("stream", ["joint", "bone", "velocity"])
 def test_config_builds_model_and_pipeline(path, stream):
-    cfg = load_config(path, [f"data.stream={stream}"])
-    preset = get_preset(cfg.data.dataset)
-    layout = get_layout(preset.layout)
+    own = ["data.layout=msr20"] if path.name == "small.yaml" else []  # a dataset of one's own
+    cfg = load_config(path, [f"data.stream={stream}", *own])
+    preset = run_preset(cfg, num_classes=10)
+    layout = get_layout(cfg.data.layout or preset.layout)
     model = build_model(cfg, layout, preset.num_classes, preset.in_channels).eval()
-    steps = default_pipeline(preset.name, stream, True, layout=layout.name)
+    steps = run_pipeline(cfg, layout.name, train=True)
     assert any(s.get("kind") == stream for s in steps)
+    build_pipeline(steps)  # every step of the config (its augmentations too) builds
     x = torch.randn(2, preset.in_channels, cfg.data.num_frames, layout.num_joints, preset.max_persons)
     with torch.no_grad():
         logits, _ = model(x)
@@ -50,6 +52,6 @@ def test_augment_and_monitor_are_checked_when_the_config_loads():
 
 def test_options_of_another_model_are_a_config_error():
     from adasgn.engine.config import ConfigError
-    cfg = load_config(ROOT / "configs" / "utd_mhad.yaml", ["model.name=sgn"])
+    cfg = load_config(ROOT / "configs" / "utd_mhad.yaml", ["model.name=sgn", "model.options={policy: tconv}"])
     with pytest.raises(ConfigError, match=r"model.options \['policy'\] are not options of model 'sgn'"):
         build_model(cfg, get_layout("utd20"), 27, 3)

@@ -1,0 +1,399 @@
+"""The results studies on real data (issue 12 item 4): run them, or report them.
+
+::
+
+    python benchmarks/study.py run    [--sets msr fpha utd_mhad penn] [--seeds 1 2 3] [--jobs 2]
+                                      [--alphas 1 16] [--no-streams]
+    python benchmarks/study.py report [--sets ...] [--seeds 1 2 3] [--doc docs/results.md] [--json]
+
+One driver for every dataset, all with the same small-data recipe (``configs/small.yaml``);
+per-dataset settings are only what the data dictates (layout, 2-D vs 3-D, persons, splits), in
+each set's config. ``run`` is a thin loop over the documented CLI commands, each resumable
+(a finished stage -- its ``test.json`` -- is skipped, an interrupted one resumes from its last
+epoch), in an order that makes partial results useful early: seed 1 of every set first, the
+joint stream before bone and velocity::
+
+    adasgn prepare <set> --raw ../shared/data/<folder> --out data/<set>.pkl     (once)
+    adasgn sweep  configs/<set>.yaml name=<set>-joint-s<seed> train.seed=<seed> --alphas A..
+    adasgn recipe configs/<set>.yaml name=<set>-<stream>-s<seed> data.stream=<stream> train.seed=<seed>
+
+With ``--jobs N`` (default 2) the commands run N at a time with one torch thread each (on a
+2-core CPU two one-thread trainings do more work per hour than one two-thread training). Runs
+live in ``<out>/study/`` (git-ignored); each command's output goes to ``<name>.log`` there.
+
+``report`` reads the finished runs' test.json / scores_test.npz, computes mean and standard
+deviation over seeds, adds a 1-NN baseline (nearest training sequence, Euclidean distance between
+the evaluation pipeline's inputs), fuses the three streams with ``adasgn ensemble``'s function,
+checks the issue's targets, draws the accuracy-GMACs front per set and prints Markdown (paper
+Table 1 and Table 3 layouts); with ``--doc`` it replaces each set's generated block in
+docs/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from adasgn.commands.ensemble import fuse_scores  # noqa: E402
+from adasgn.data.presets import get_preset  # noqa: E402
+from adasgn.engine.config import load_config  # noqa: E402
+from adasgn.data.dataset import SkeletonDataset  # noqa: E402
+from adasgn.engine.data import load_data, run_pipeline  # noqa: E402
+from adasgn.engine.plots import tradeoff_plot  # noqa: E402
+from adasgn.skeleton import get_layout  # noqa: E402
+
+
+@dataclass
+class StudySet:
+    title: str
+    config: str
+    raw: str  # folder under ../shared/data
+    published: list = field(default_factory=list)  # (method, top-1 %, source)
+    targets: dict = field(default_factory=dict)  # sgn / adasgn: minimum top-1 %; sd: max seed sd
+
+
+SETS = {
+    "msr": StudySet(
+        "MSR Action3D, cross-subject (odd subjects train)", "configs/msr/adasgn.yaml", "msr_action3d",
+        [("Lie group (SE(3)) + Fourier temporal pyramid", 89.48,
+          "Vemulapalli et al., CVPR 2014 (20 actions, cross-subject)")],
+        {"sgn": 90.0, "adasgn": 90.0, "sd": 1.5}),
+    "fpha": StudySet(
+        "FPHA (F-PHAB), the official 1:1 split", "configs/fpha.yaml", "fpha",
+        [("Lie group", 82.69, "Garcia-Hernando et al., CVPR 2018 (benchmark paper)"),
+         ("Gram matrix", 85.39, "Garcia-Hernando et al., CVPR 2018 (benchmark paper)"),
+         ("HPEV / decoupled representation", 90.96, "Liu et al., CVPR 2020"),
+         ("ST-TS-HGR-NET", 93.22, "Nguyen et al., CVPR 2019"),
+         ("TCN", 95.93, "IROS 2021")],
+        {"sgn": 90.96, "adasgn": 93.2}),
+    "utd_mhad": StudySet(
+        "UTD-MHAD skeletons, cross-subject (odd subjects train)", "configs/utd_mhad.yaml",
+        "utd_mhad", [], {"adasgn": 90.0}),
+    "penn": StudySet(
+        "Penn Action, 2-D joints, the official train / test flag", "configs/penn.yaml",
+        "penn_action", [], {}),
+}
+STREAMS = ("joint", "bone", "velocity")
+
+
+def begin(ds: str) -> str:
+    return f"<!-- BEGIN GENERATED: benchmarks/study.py report {ds} -->"
+
+
+END = "<!-- END GENERATED -->"
+
+
+def _out(a) -> Path:
+    out = Path(a.out)
+    return (out if out.is_absolute() else ROOT / out) / "study"
+
+
+def sh(argv: list[str], log: Path) -> None:
+    t0 = time.time()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with open(log, "a") as f:
+        rc = subprocess.run(argv, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+    print(f"{'done' if rc == 0 else f'FAILED (exit {rc})'} in {(time.time() - t0) / 60:.1f} min: "
+          f"{' '.join(argv[1:6])} (log {log})", flush=True)
+    if rc:
+        raise subprocess.CalledProcessError(rc, argv)
+
+
+def _pkl(ds: str) -> Path:
+    return ROOT / "data" / f"{ds}.pkl"
+
+
+def jobs(a) -> list[tuple[str, list[str]]]:
+    out = _out(a)
+    common = ["train.threads=1", f"out_dir={out}", "--no-progress"]
+    todo = []
+    for seed in a.seeds:
+        for ds in a.sets:
+            name = f"{ds}-joint-s{seed}"
+            todo.append((name, [sys.executable, "-m", "adasgn", "sweep", SETS[ds].config,
+                                f"name={name}", f"train.seed={seed}", f"data.path={_pkl(ds)}",
+                                *common, "--alphas", *map(str, a.alphas)]))
+    if a.streams:
+        for seed in a.seeds:
+            for ds in a.sets:
+                for stream in ("bone", "velocity"):
+                    name = f"{ds}-{stream}-s{seed}"
+                    todo.append((name, [sys.executable, "-m", "adasgn", "recipe", SETS[ds].config,
+                                        f"name={name}", f"data.stream={stream}", f"train.seed={seed}",
+                                        f"data.path={_pkl(ds)}", *common]))
+    return todo
+
+
+def run(a) -> None:
+    for ds in a.sets:
+        if not _pkl(ds).is_file():
+            subprocess.run([sys.executable, "-m", "adasgn", "prepare", ds, "--raw",
+                            str(Path(a.shared) / SETS[ds].raw), "--out", str(_pkl(ds)),
+                            "--no-progress"], check=True, cwd=ROOT)
+    out = _out(a)
+    out.mkdir(parents=True, exist_ok=True)
+    todo = jobs(a)
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        futures = [pool.submit(sh, argv, out / f"{name}.log") for name, argv in todo]
+    failed = [name for (name, _), fut in zip(todo, futures) if fut.exception() is not None]
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)} (see their logs in {out})")
+
+
+# ------------------------------------------------------------------------------------- report
+
+
+def _load(out: Path, ds: str, stream: str, seeds) -> dict:
+    """stage -> list of test reports over the seeds that finished it."""
+    res: dict = {}
+    for seed in seeds:
+        for p in sorted((out / f"{ds}-{stream}-s{seed}").glob("*/test.json")):
+            r = json.loads(p.read_text())
+            r["_dir"] = str(p.parent)
+            res.setdefault(p.parent.name, []).append(r)
+    return res
+
+
+def _ms(values, digits: int = 2) -> str:
+    v = np.asarray(values, dtype=float)
+    if len(v) == 0:
+        return "--"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}" if len(v) > 1 else f"{v.mean():.{digits}f}"
+
+
+def _epochs(runs: list) -> str:
+    return " / ".join(str(r.get("selected_epoch", "?")) for r in sorted(runs, key=lambda r: r.get("seed", 0)))
+
+
+def _minutes(run_dir: str) -> float:
+    p = Path(run_dir) / "metrics.jsonl"
+    if not p.is_file():
+        return float("nan")
+    return sum(json.loads(x).get("time_s", 0.0) for x in p.read_text().splitlines() if x.strip()) / 60
+
+
+def nearest_neighbour(ds: str) -> dict:
+    """1-NN on the evaluation pipeline's inputs (20 uniformly sampled frames, the set's
+    normalisation): each test sequence takes the label of the nearest training sequence."""
+    cfg = load_config(ROOT / SETS[ds].config, [f"data.path={_pkl(ds)}", "data.val_fraction=0.0",
+                                               "train.select_on=test"])
+    rd = load_data(cfg)
+    pipe = run_pipeline(cfg, rd.layout.name, train=False)
+
+    def matrix(split):  # the pkl's split (FPHA's is called "train" / "val": not the run's roles)
+        d = SkeletonDataset(rd.source, split, pipe)
+        x = np.stack([d[i][0].numpy().reshape(-1) for i in range(len(d))]).astype(np.float64)
+        return x, np.asarray(d.labels)
+
+    xtr, ytr = matrix(cfg.data.train_split)
+    xte, yte = matrix(cfg.data.test_split)
+    d2 = (xte ** 2).sum(1)[:, None] - 2 * xte @ xtr.T + (xtr ** 2).sum(1)[None, :]
+    pred = ytr[d2.argmin(1)]
+    return {"top1": float((pred == yte).mean()), "n_train": len(ytr), "n_test": len(yte)}
+
+
+def front(points: list[tuple[float, float]]):
+    """The singles' accuracy-GMACs front: for a cost g, the best accuracy of a single at <= g."""
+    def best_at(g: float) -> float:
+        ok = [acc for cost, acc in points if cost <= g + 1e-12]
+        return max(ok) if ok else -np.inf
+    return best_at
+
+
+def _choices(ds: str) -> list[str]:
+    return [f"{s}-{j}" for j in get_layout(_preset_layout(ds)).joint_choices for s in ("S", "B")]
+
+
+def _preset_layout(ds: str) -> str:
+    return get_preset(ds).layout
+
+
+def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
+    st = SETS[ds]
+    streams = {s: _load(out, ds, s, a.seeds) for s in STREAMS}
+    joint = streams["joint"]
+    full = get_layout(_preset_layout(ds)).num_joints
+    seeds_done = sorted({r["seed"] for rs in joint.values() for r in rs if "seed" in r})
+    summary: dict = {"set": ds, "seeds": seeds_done}
+    lines = [begin(ds), "", f"Seeds finished: {seeds_done or 'none'}; mean ± sd over seeds; the test "
+             "split evaluated once per run, with the checkpoint chosen on validation data carved "
+             "from the training split.", ""]
+    if not joint:
+        return lines + ["No finished run yet.", "", END], summary
+    acc = {k: [100 * r["top1"] for r in v] for k, v in joint.items()}
+    gm = {k: float(np.mean([r["gmacs"] for r in v])) for k, v in joint.items()}
+    mean = {k: float(np.mean(v)) for k, v in acc.items()}
+    summary["stages"] = {k: {"top1": mean[k], "top1_sd": float(np.std(acc[k], ddof=1)) if len(acc[k]) > 1
+                             else 0.0, "gmacs": gm[k], "runs": len(acc[k])} for k in acc}
+    nn = nearest_neighbour(ds) if a.nn else None
+    lines += ["#### SGN and single models (paper Table 1 layout), joint stream", "",
+              "| model | #joints | size | top-1 % | GMACs | runs | selected epochs |",
+              "|---|---|---|---|---|---|---|"]
+    if nn:
+        summary["nn"] = nn
+        lines.append(f"| 1-NN (raw joints) | {full} | -- | {100 * nn['top1']:.2f} | 0 | 1 | -- |")
+    if "sgn" in joint:
+        lines.append(f"| SGN | {full} | big | {_ms(acc['sgn'])} | {gm['sgn']:.4f} | {len(acc['sgn'])} | "
+                     f"{_epochs(joint['sgn'])} |")
+    singles = []
+    for size in ("small", "big"):
+        for j in sorted({int(k[len(f'single_{size}'):]) for k in joint if k.startswith(f"single_{size}")},
+                        reverse=True):
+            k = f"single_{size}{j}"
+            singles.append((gm[k], mean[k]))
+            lines.append(f"| SGN* | {j} | {size} | {_ms(acc[k])} | {gm[k]:.4f} | {len(acc[k])} | "
+                         f"{_epochs(joint[k])} |")
+    choices = _choices(ds)
+    ada = sorted((k for k in joint if k.startswith("adasgn") or k in ("rand", "fuse")),
+                 key=lambda k: (k in ("rand", "fuse"), joint[k][0].get("alpha") or 0, k))
+    lines += ["", "#### AdaSGN (paper Table 3 layout), joint stream", "",
+              "| alpha | top-1 % | GMACs | " + " | ".join(choices) + " | runs | selected epochs |",
+              "|---|---|---|" + "---|" * len(choices) + "---|---|"]
+    for k in ada:
+        runs = joint[k]
+        use = {c: np.mean([100 * (r.get("usage") or {}).get(c, 0.0) for r in runs]) for c in choices}
+        label = k if k in ("rand", "fuse") else f"{runs[0]['alpha']:g}" + (" (recipe)" if k == "adasgn" else "")
+        lines.append(f"| {label} | {_ms(acc[k])} | {_ms([r['gmacs'] for r in runs], 4)} | "
+                     + " | ".join(f"{use[c]:.1f}" for c in choices) + f" | {len(runs)} | {_epochs(runs)} |")
+    # three streams
+    lines += ["", "#### One and three streams", "",
+              "| model | joint | bone | velocity | 3s fused (equal weights) | GMACs 1s / 3s | seeds |",
+              "|---|---|---|---|---|---|---|"]
+    for model, stage in (("SGN", "sgn"), ("AdaSGN", "adasgn")):
+        accs = {s: [100 * r["top1"] for r in streams[s].get(stage, [])] for s in STREAMS}
+        fused, g1, g3 = [], [], []
+        for seed in a.seeds:
+            paths = [out / f"{ds}-{s}-s{seed}" / stage / "scores_test.npz" for s in STREAMS]
+            if all(p.is_file() for p in paths):
+                rep = fuse_scores([str(p) for p in paths])
+                fused.append(100 * rep["top1"])
+                g3.append(rep["gmacs_sum"] or 0.0)
+                g1.append(float(np.load(paths[0])["gmacs"].mean()))
+        lines.append(f"| {model} | {_ms(accs['joint'])} | {_ms(accs['bone'])} | {_ms(accs['velocity'])} | "
+                     f"{_ms(fused)} | {(np.mean(g1) if g1 else float('nan')):.4f} / "
+                     f"{(np.mean(g3) if g3 else float('nan')):.4f} | {len(fused)} |")
+    if st.published:
+        lines += ["", "Published figures on this protocol (pose only, as reported by their authors):", ""]
+        lines += [f"* {m}: {v:.2f} % ({src})" for m, v, src in st.published]
+    lines += targets(st, mean, gm, acc, joint, singles, nn, summary)
+    # run time
+    per = [(s, k, float(np.nanmean([_minutes(r["_dir"]) for r in v])), len(v))
+           for s in STREAMS for k, v in sorted(streams[s].items())]
+    total = sum(m * n for _, _, m, n in per)
+    lines += ["", f"Training time (epochs' time_s in metrics.jsonl): {total:.0f} min over "
+              f"{sum(n for *_, n in per)} runs; per stage (mean over seeds): "
+              + ", ".join(f"{s}/{k} {m:.1f}" for s, k, m, _ in per) + "."]
+    agg = {k: {"top1": mean[k] / 100, "top1_std": summary["stages"][k]["top1_sd"] / 100,
+               "gmacs": gm[k], "gmacs_std": float(np.std([r["gmacs"] for r in joint[k]], ddof=1))
+               if len(joint[k]) > 1 else 0.0, "n": len(joint[k]),
+               **({"alpha": joint[k][0]["alpha"]} if joint[k][0].get("alpha") is not None else {})}
+           for k in joint}
+    png = tradeoff_plot(agg, ROOT / "docs" / "figures" / f"{ds}_tradeoff.png",
+                        title=f"{st.title}: accuracy vs compute (mean ± sd over seeds)")
+    lines += ["", f"![{ds} trade-off]({png.relative_to(ROOT / 'docs').as_posix()})", "", END]
+    return lines, summary
+
+
+def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
+    out = ["", "#### Targets (on the seed means)", ""]
+    checks = {}
+    t = st.targets
+    for key, label in (("sgn", "SGN"), ("adasgn", "AdaSGN (recipe alpha)")):
+        if key in t and key in mean:
+            checks[f"{key}>={t[key]}"] = mean[key] >= t[key]
+            out.append(f"* {label} >= {t[key]} %: **{mean[key]:.2f} %** -- "
+                       f"{'met' if mean[key] >= t[key] else 'NOT met'}.")
+    if "sd" in t:
+        sds = {k: float(np.std(acc[k], ddof=1)) for k in ("sgn", "adasgn") if len(acc.get(k, [])) > 1}
+        if sds:
+            ok = all(v <= t["sd"] for v in sds.values())
+            checks["sd"] = ok
+            out.append(f"* seed sd <= {t['sd']} points: " + ", ".join(f"{k} {v:.2f}" for k, v in sds.items())
+                       + f" -- {'met' if ok else 'NOT met'}.")
+    ada = [k for k in mean if k.startswith("adasgn")]
+    if "sgn" in mean and ada:
+        ok = [k for k in ada if mean[k] >= mean["sgn"] - 1 and gm[k] <= 0.5 * gm["sgn"]]
+        checks["within1_at_half"] = bool(ok)
+        out.append("* AdaSGN within 1 point of SGN or better at <= 50 % of its GMACs: "
+                   + (", ".join(f"alpha {joint[k][0]['alpha']:g} {mean[k]:.2f} % at "
+                                f"{100 * gm[k] / gm['sgn']:.0f} %" for k in ok) or "none")
+                   + f" (SGN {mean['sgn']:.2f} % at {gm['sgn']:.4f}) -- {'met' if ok else 'NOT met'}.")
+    if "rand" in mean and ada:
+        beat = [k for k in ada if mean[k] > mean["rand"] and gm[k] <= gm["rand"]]
+        checks["beats_rand"] = bool(beat)
+        out.append(f"* adaptive beats rand ({mean['rand']:.2f} % at {gm['rand']:.4f}) at equal or lower "
+                   "GMACs: " + (", ".join(f"alpha {joint[k][0]['alpha']:g} ({mean[k]:.2f} % at {gm[k]:.4f})"
+                                         for k in beat) or "none") + f" -- {'met' if beat else 'NOT met'}.")
+    if len(singles) == 6 and ada:
+        best_at = front(singles)
+        on = {k: mean[k] - best_at(gm[k]) for k in ada}
+        checks["on_front"] = {k: v >= 0 for k, v in on.items()}
+        out.append("* AdaSGN on or above the singles' front (its accuracy minus the best single at "
+                   "no more GMACs): " + ", ".join(f"alpha {joint[k][0]['alpha']:g} {v:+.2f}"
+                                                 for k, v in sorted(on.items(), key=lambda kv: joint[kv[0]][0]['alpha']))
+                   + f" -- {'met' if all(v >= 0 for v in on.values()) else 'NOT met for all'}.")
+    if nn and "sgn" in mean:
+        out.append(f"* 1-NN baseline {100 * nn['top1']:.2f} %; SGN {mean['sgn'] - 100 * nn['top1']:+.2f} points"
+                   + (f", AdaSGN {mean['adasgn'] - 100 * nn['top1']:+.2f}" if "adasgn" in mean else "") + ".")
+    summary["targets"] = checks
+    return out
+
+
+def report(a) -> str:
+    out = _out(a)
+    texts, summaries = [], []
+    for ds in a.sets:
+        lines, summary = section(a, ds, out)
+        texts.append((ds, "\n".join(lines)))
+        summaries.append(summary)
+    if a.doc:
+        doc = Path(a.doc)
+        body = doc.read_text()
+        for ds, text in texts:
+            if begin(ds) in body:
+                i = body.index(begin(ds))
+                body = body[:i] + text + body[body.index(END, i) + len(END):]
+            else:
+                body += f"\n## {SETS[ds].title}\n\n{text}\n"
+        doc.write_text(body)
+    if a.json:
+        return json.dumps(summaries, indent=2)
+    return "\n\n".join(f"### {SETS[ds].title}\n\n{t}" for ds, t in texts)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=["run", "report"])
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--alphas", type=float, nargs="+", default=[1, 16],
+                   help="besides the recipe's own alpha (configs/small.yaml)")
+    p.add_argument("--no-streams", dest="streams", action="store_false",
+                   help="joint stream only (no bone / velocity recipes)")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--jobs", type=int, default=2, help="commands run at once, one torch thread each")
+    p.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--doc", default=None)
+    p.add_argument("--no-nn", dest="nn", action="store_false", help="skip the 1-NN baseline")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    if a.action == "run":
+        run(a)
+    else:
+        print(report(a))
+
+
+if __name__ == "__main__":
+    main()
