@@ -1,7 +1,7 @@
 """A short training on each real set besides MSR (issue 12): ``adasgn prepare`` from the shared
 files, SGN with the set's config (the small-data recipe) for a few epochs, the test split
-evaluated once, accuracy far above chance and above a loose bound. The bounds are about half of
-what these runs measured (figures in the comments; docs/results.md has the full studies)."""
+evaluated once, accuracy above a loose bound: about half of what these runs measured (figures
+below; docs/results.md has the full studies), and at least 3x chance."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from adasgn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 4
+# Measured 2026-12-01 (seed 1, 4 epochs of the small-data recipe, whose augmentations slow the
+# first epochs down): FPHA 24.7 % (chance 2.2 %), UTD-MHAD 27.0 % (3.7 %), Penn Action 93.0 % (6.7 %).
 SETS = {  # set: (raw folder, config, test samples, classes, bound on test top-1)
-    "fpha": ("fpha", "configs/fpha.yaml", 575, 45, 0.0),
-    "utd_mhad": ("utd_mhad", "configs/utd_mhad.yaml", 430, 27, 0.0),
-    "penn": ("penn_action", "configs/penn.yaml", 1068, 15, 0.0),
+    "fpha": ("fpha", "configs/fpha.yaml", 575, 45, 0.12),
+    "utd_mhad": ("utd_mhad", "configs/utd_mhad.yaml", 430, 27, 0.13),
+    "penn": ("penn_action", "configs/penn.yaml", 1068, 15, 0.46),
 }
 
 
