@@ -50,7 +50,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from adasgn.data.pkl import load_pkl, save_pkl  # noqa: E402
+from adasgn.data.presets import get_preset  # noqa: E402
 from adasgn.engine.trainer import selection_key  # noqa: E402
+from adasgn.skeleton import get_layout  # noqa: E402
 
 OUT = ROOT / "runs" / "recipe-pilot"
 PILOT = ROOT / "data" / "pilot"
@@ -143,6 +145,68 @@ def run(sets, variants, seeds, jobs: int, single_sets) -> None:
             print(msg, flush=True)
 
 
+POLICY_INITS = ("random", "zero")  # the AdaSGN pilot: the policy's initialisation
+
+
+def run_adasgn(ds: str, seed: int, jobs: int) -> None:
+    """The AdaSGN part of the recipe on the inner split of ``ds``: the six singles once (the
+    recipe's singles stage), then AdaSGN from them once per policy initialisation, side by side;
+    every stage logs the inner test (``train.monitor``). Resumable like the rest."""
+    cfg, extra, _, _ = SETS[ds]
+    inner_split(ds)
+    root = f"{ds}-ada-s{seed}"
+    common = [f"data.path={PILOT / (ds + '.pkl')}", "data.train_split=inner_train",
+              "data.test_split=inner_test", "train.monitor=[test]", f"train.seed={seed}",
+              "train.threads=1", f"out_dir={OUT}", "--no-progress"]
+    ada_cfg = "configs/msr/adasgn.yaml" if ds == "msr" else cfg
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    OUT.mkdir(parents=True, exist_ok=True)
+    overrides = [f"name={root}", *[c for c in common if c != "--no-progress"]]
+    singles_only = ("import sys; from adasgn.engine.config import load_config; "
+                    "from adasgn.engine.recipe import run_singles; "
+                    "run_singles(load_config(sys.argv[1], sys.argv[2:]), progress=False)")
+    with open(OUT / f"{root}.log", "a") as log:  # the six singles (resumable, like adasgn recipe)
+        subprocess.run([sys.executable, "-c", singles_only, str(ROOT / ada_cfg), *overrides],
+                       cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, check=True)
+    singles = [str(OUT / root / f"single_{size}{j}" / "checkpoints" / "best.pt")
+               for j in _joint_choices(ds) for size in ("small", "big")]
+
+    def one(init: str) -> None:
+        name = f"{root}/adasgn_init_{init}"
+        if (OUT / name / "test.json").is_file():
+            return
+        with open(OUT / f"{root}-{init}.log", "a") as log:
+            subprocess.run([sys.executable, "-m", "adasgn", "train", str(ROOT / ada_cfg), f"name={name}",
+                            "model.name=adasgn", f"model.options={{policy_init: {init}}}",
+                            f"adasgn.pretrained=[{','.join(singles)}]", "train.freeze_epochs=15",
+                            *common, "--resume"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                           env=env, check=True)
+
+    with ThreadPoolExecutor(jobs) as ex:
+        list(ex.map(one, POLICY_INITS))
+
+
+def _joint_choices(ds: str) -> tuple[int, ...]:
+    return get_layout(get_preset(ds).layout).joint_choices
+
+
+def report_adasgn(ds: str, seed: int) -> None:
+    root = OUT / f"{ds}-ada-s{seed}"
+    print(f"\nAdaSGN pilot on the inner split of {ds} (seed {seed}): inner-test top-1 % and GMACs "
+          "(last epoch / mean of the last 5; and with select=loss replayed)")
+    for d in sorted(p.parent for p in root.glob("*/test.json")):
+        rows = curves(d)
+        by_epoch = {r["epoch"]: r for r in rows}
+        start = 15 if d.name.startswith("adasgn") else 0  # never inside the frozen phase
+        sel = replay([r for r in rows if r["epoch"] >= start], "loss")
+        print(f"  {d.name:22s} {100 * rows[-1]['test_top1']:6.2f} / "
+              f"{100 * statistics.mean(r['test_top1'] for r in rows[-5:]):6.2f}   "
+              f"select=loss {100 * by_epoch[sel]['test_top1']:6.2f} (epoch {sel})   "
+              f"GMACs {rows[-1]['test_gmacs']:.4f}"
+              + (f"   usage {' '.join(f'{k} {100 * v:.0f}' for k, v in rows[-1].get('val_usage', {}).items())}"
+                 if d.name.startswith("adasgn") else ""))
+
+
 def curves(run_dir: Path) -> list[dict]:
     return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
 
@@ -226,7 +290,7 @@ def report(sets, variants, seeds, as_json: bool) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["run", "report"])
+    ap.add_argument("what", choices=["run", "report", "adasgn", "report-adasgn"])
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
@@ -237,6 +301,12 @@ def main() -> None:
     a = ap.parse_args()
     if a.what == "run":
         run(a.sets, a.variants, a.seeds, a.jobs, a.single_sets)
+    elif a.what == "adasgn":
+        for ds in a.sets:
+            run_adasgn(ds, a.seeds[0], a.jobs)
+    elif a.what == "report-adasgn":
+        for ds in a.sets:
+            report_adasgn(ds, a.seeds[0])
     else:
         report(a.sets, a.variants, a.seeds, a.json)
 

@@ -207,6 +207,16 @@ def test_policy_fix_init_starts_on_full_big():
     assert (info.decisions == 5).all()
 
 
+def test_policy_zero_init_explores_every_branch_in_training():
+    m = AdaSGN(policy_init="zero").train()
+    torch.manual_seed(0)
+    _, info = m(torch.randn(64, 3, 20, 25, 1))
+    frac = torch.bincount(info.decisions.flatten(), minlength=6).float() / info.decisions.numel()
+    assert (frac - 1 / 6).abs().max() < 0.04  # all logits 0: the Gumbel noise alone decides
+    with pytest.raises(ValueError, match="'random', 'fix' or 'zero'"):
+        AdaSGN(policy_init="ones")
+
+
 # ------------------------------------------------------------------ executed FLOPs
 
 

@@ -90,7 +90,9 @@ class AdaSGNConfig:
     dropout: float = 0.2
     policy: str = "tconv"  # tconv | tconv2 | lstm | transformer | rand | fuse
     policy_kernel: int = 3
-    policy_init: str = "random"  # random (PyTorch default) | fix (tconv only, spec 2.5)
+    # random (PyTorch default) | fix (tconv only, spec 2.5) | zero (tconv only: all logits 0 at
+    # the start -- every branch explored by the Gumbel noise alone; docs/results.md)
+    policy_init: str = "random"
     tau0: float = 5.0
     tau_decay: float = 0.956  # per epoch: tau(e) = tau0 * tau_decay ** (e + 1), spec 2.6
     skip_empty_persons: bool = True  # all-zero person slots neither computed nor averaged

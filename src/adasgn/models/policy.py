@@ -38,8 +38,12 @@ class TConvPolicy(nn.Module):
                 self.conv.weight.zero_()
                 self.conv.bias.zero_()
                 self.conv.weight[-1].fill_(1.0 / (kernel * num_choices))
+        elif init == "zero":  # ours: all logits 0 at the start, so the Gumbel noise alone
+            with torch.no_grad():  # decides and every branch is tried on ~1/A of the frames
+                self.conv.weight.zero_()
+                self.conv.bias.zero_()
         elif init != "random":
-            raise ValueError(f"policy init must be 'random' or 'fix', got {init!r}")
+            raise ValueError(f"policy init must be 'random', 'fix' or 'zero', got {init!r}")
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return self.conv(f.transpose(1, 2)).transpose(1, 2)  # (B, T, C) -> (B, A, T) -> (B, T, A)
