@@ -145,7 +145,9 @@ def run(sets, variants, seeds, jobs: int, single_sets) -> None:
             print(msg, flush=True)
 
 
-POLICY_INITS = ("random", "zero")  # the AdaSGN pilot: the policy's initialisation
+# the AdaSGN pilot: the policy's initialisation, and uniform exploration in the frozen phase
+POLICY_INITS = {"random": "{policy_init: random}", "zero": "{policy_init: zero}",
+                "explore": "{policy_init: random, explore_epochs: 15}"}
 
 
 def run_adasgn(ds: str, seed: int, jobs: int) -> None:
@@ -177,7 +179,7 @@ def run_adasgn(ds: str, seed: int, jobs: int) -> None:
             return
         with open(OUT / f"{root}-{init}.log", "a") as log:
             subprocess.run([sys.executable, "-m", "adasgn", "train", str(ROOT / ada_cfg), f"name={name}",
-                            "model.name=adasgn", f"model.options={{policy_init: {init}}}",
+                            "model.name=adasgn", f"model.options={POLICY_INITS[init]}",
                             f"adasgn.pretrained=[{','.join(singles)}]", "train.freeze_epochs=15",
                             *common, "--resume"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                            env=env, check=True)

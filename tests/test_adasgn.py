@@ -217,6 +217,23 @@ def test_policy_zero_init_explores_every_branch_in_training():
         AdaSGN(policy_init="ones")
 
 
+def test_explore_epochs_draw_uniform_branches_then_the_policy_decides():
+    m = AdaSGN(policy_init="fix", explore_epochs=3).train()  # fix: the policy alone says B-25
+    x = torch.randn(64, 3, 20, 25, 1)
+    m.set_epoch(2)
+    _, info = m(x)
+    frac = torch.bincount(info.decisions.flatten(), minlength=6).float() / info.decisions.numel()
+    assert (frac - 1 / 6).abs().max() < 0.04
+    m.set_epoch(3)  # exploration over: the (fixed) policy's choice again, Gumbel noise aside
+    _, info = m(x)
+    assert (info.decisions == 5).float().mean() > 0.3
+    m.eval()
+    m.set_epoch(0)  # evaluation never explores
+    with torch.no_grad():
+        _, info = m(x)
+    assert (info.decisions == 5).all()
+
+
 # ------------------------------------------------------------------ executed FLOPs
 
 

@@ -93,6 +93,10 @@ class AdaSGNConfig:
     # random (PyTorch default) | fix (tconv only, spec 2.5) | zero (tconv only: all logits 0 at
     # the start -- every branch explored by the Gumbel noise alone; docs/results.md)
     policy_init: str = "random"
+    # ours: for the first E training epochs every frame's branch is drawn uniformly at random (no
+    # policy gradient), so that the shared temporal module learns every branch's features before
+    # the policy starts choosing (against the collapse onto the branch that wins early)
+    explore_epochs: int = 0
     tau0: float = 5.0
     tau_decay: float = 0.956  # per epoch: tau(e) = tau0 * tau_decay ** (e + 1), spec 2.6
     skip_empty_persons: bool = True  # all-zero person slots neither computed nor averaged
@@ -281,6 +285,10 @@ class AdaSGN(SkeletonModel):
         if self.cfg.policy == "fuse":  # every branch on every frame
             dec = torch.full((b, t), -1, dtype=torch.long, device=device)
             actions = torch.ones(b, t, a_n, device=device, dtype=dtype) if want_actions else None
+            return dec, actions, logits
+        if forced is None and self.training and self.epoch < self.cfg.explore_epochs:
+            dec = torch.randint(a_n, (b, t), device=device)  # exploration: uniform branches
+            actions = F.one_hot(dec, a_n).to(dtype) if want_actions else None
             return dec, actions, logits
         if forced is None and logits is not None and self.training and want_actions:
             # straight-through Gumbel
