@@ -4,6 +4,8 @@
 
     python benchmarks/recipe_pilot.py run [--sets msr utd_mhad fpha] [--jobs 2]   # resumable
     python benchmarks/recipe_pilot.py report [--json]
+    python benchmarks/recipe_pilot.py adasgn --sets msr          # the AdaSGN stage, per policy init
+    python benchmarks/recipe_pilot.py report-adasgn --sets msr
 
 Every decision of ``configs/small.yaml`` -- which augmentations are on, which epoch is kept --
 is made here, on an **inner split of each dataset's training split**; the real test split is
