@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from jobs import adasgn, run_logged
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "runs" / "norm-study"
@@ -42,12 +41,9 @@ def _job(ds: str, norm: str, seed: int) -> str:
     if (OUT / name / "test.json").is_file():
         return f"{name}: done earlier"
     cfg, extra = SETS[ds]
-    cmd = [sys.executable, "-m", "adasgn", "train", str(ROOT / cfg), *extra,
-           f"data.normalize={norm}", f"train.seed={seed}", "train.threads=1",
-           f"out_dir={OUT}", f"name={name}", "--resume", "--no-progress"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    with open(OUT / f"{name}.log", "w") as log:
-        rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    rc = run_logged(adasgn("train", str(ROOT / cfg), *extra, f"data.normalize={norm}",
+                           f"train.seed={seed}", "train.threads=1", f"out_dir={OUT}", f"name={name}",
+                           "--resume", "--no-progress"), OUT / f"{name}.log")
     return f"{name}: rc {rc}"
 
 

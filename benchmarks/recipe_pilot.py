@@ -38,10 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import statistics
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,9 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from adasgn.data.pkl import load_pkl, save_pkl  # noqa: E402
-from adasgn.data.presets import get_preset  # noqa: E402
+from adasgn.engine.config import load_config  # noqa: E402
+from adasgn.engine.recipe import run_singles  # noqa: E402
 from adasgn.engine.trainer import selection_key  # noqa: E402
-from adasgn.skeleton import get_layout  # noqa: E402
+from jobs import adasgn, run_logged  # noqa: E402
 
 OUT = ROOT / "runs" / "recipe-pilot"
 PILOT = ROOT / "data" / "pilot"
@@ -122,15 +121,17 @@ def _job(ds: str, variant: str, seed: int) -> str:
         return f"{name}: done earlier"
     cfg, extra, _, _ = SETS[ds]
     aug = "[" + ",".join(VARIANTS[variant]) + "]"
-    cmd = [sys.executable, "-m", "adasgn", "train", str(ROOT / cfg), *extra, *SCHEDULE,
-           *EXTRA[variant], f"data.path={PILOT / (ds + '.pkl')}", "data.train_split=inner_train",
-           "data.test_split=inner_test", f"data.augment={aug}", "train.monitor=[test]",
-           f"train.seed={seed}", "train.threads=1", f"out_dir={OUT}", f"name={name}",
-           "--resume", "--no-progress"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    with open(OUT / f"{name}.log", "w") as log:
-        rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    rc = run_logged(adasgn("train", str(ROOT / cfg), *extra, *SCHEDULE, *EXTRA[variant],
+                           *_inner(ds, seed), f"data.augment={aug}", f"name={name}", "--resume",
+                           "--no-progress"), OUT / f"{name}.log")
     return f"{name}: rc {rc}"
+
+
+def _inner(ds: str, seed: int) -> list[str]:
+    """Overrides that train on the inner split of ``ds`` and log its inner test every epoch."""
+    return [f"data.path={PILOT / (ds + '.pkl')}", "data.train_split=inner_train",
+            "data.test_split=inner_test", "train.monitor=[test]", f"train.seed={seed}",
+            "train.threads=1", f"out_dir={OUT}"]
 
 
 def run(sets, variants, seeds, jobs: int, single_sets) -> None:
@@ -156,42 +157,24 @@ def run_adasgn(ds: str, seed: int, jobs: int) -> None:
     """The AdaSGN part of the recipe on the inner split of ``ds``: the six singles once (the
     recipe's singles stage), then AdaSGN from them once per policy initialisation, side by side;
     every stage logs the inner test (``train.monitor``). Resumable like the rest."""
-    cfg, extra, _, _ = SETS[ds]
     inner_split(ds)
     root = f"{ds}-ada-s{seed}"
-    common = [f"data.path={PILOT / (ds + '.pkl')}", "data.train_split=inner_train",
-              "data.test_split=inner_test", "train.monitor=[test]", f"train.seed={seed}",
-              "train.threads=1", f"out_dir={OUT}", "--no-progress"]
-    ada_cfg = "configs/msr/adasgn.yaml" if ds == "msr" else cfg
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    ada_cfg = str(ROOT / ("configs/msr/adasgn.yaml" if ds == "msr" else SETS[ds][0]))
+    cfg = load_config(ada_cfg, [f"name={root}", *_inner(ds, seed)])
     OUT.mkdir(parents=True, exist_ok=True)
-    overrides = [f"name={root}", *[c for c in common if c != "--no-progress"]]
-    singles_only = ("import sys; from adasgn.engine.config import load_config; "
-                    "from adasgn.engine.recipe import run_singles; "
-                    "run_singles(load_config(sys.argv[1], sys.argv[2:]), progress=False)")
-    with open(OUT / f"{root}.log", "a") as log:  # the six singles (resumable, like adasgn recipe)
-        subprocess.run([sys.executable, "-c", singles_only, str(ROOT / ada_cfg), *overrides],
-                       cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, check=True)
-    singles = [str(OUT / root / f"single_{size}{j}" / "checkpoints" / "best.pt")
-               for j in _joint_choices(ds) for size in ("small", "big")]
+    singles = [str(p) for p in run_singles(cfg, progress=False)]  # resumable, like adasgn recipe
 
     def one(init: str) -> None:
         name = f"{root}/adasgn_init_{init}"
         if (OUT / name / "test.json").is_file():
             return
-        with open(OUT / f"{root}-{init}.log", "a") as log:
-            subprocess.run([sys.executable, "-m", "adasgn", "train", str(ROOT / ada_cfg), f"name={name}",
-                            "model.name=adasgn", f"model.options={POLICY_INITS[init]}",
-                            f"adasgn.pretrained=[{','.join(singles)}]", "train.freeze_epochs=15",
-                            *common, "--resume"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                           env=env, check=True)
+        run_logged(adasgn("train", ada_cfg, f"name={name}", "model.name=adasgn",
+                          f"model.options={POLICY_INITS[init]}", f"adasgn.pretrained=[{','.join(singles)}]",
+                          f"train.freeze_epochs={cfg.recipe.freeze_epochs}", *_inner(ds, seed),
+                          "--resume", "--no-progress"), OUT / f"{root}-{init}.log", check=True)
 
     with ThreadPoolExecutor(jobs) as ex:
         list(ex.map(one, POLICY_INITS))
-
-
-def _joint_choices(ds: str) -> tuple[int, ...]:
-    return get_layout(get_preset(ds).layout).joint_choices
 
 
 def report_adasgn(ds: str, seed: int) -> None:
@@ -201,7 +184,7 @@ def report_adasgn(ds: str, seed: int) -> None:
     for d in sorted(p.parent for p in root.glob("*/test.json")):
         rows = curves(d)
         by_epoch = {r["epoch"]: r for r in rows}
-        start = 15 if d.name.startswith("adasgn") else 0  # never inside the frozen phase
+        start = json.loads((d / "test.json").read_text()).get("selectable_from", 0)  # frozen phase
         sel = replay([r for r in rows if r["epoch"] >= start], "loss")
         print(f"  {d.name:22s} {100 * rows[-1]['test_top1']:6.2f} / "
               f"{100 * statistics.mean(r['test_top1'] for r in rows[-5:]):6.2f}   "

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from jobs import adasgn, run_logged  # noqa: E402
 from adasgn.commands.ensemble import fuse_scores  # noqa: E402
 from adasgn.data.presets import get_preset  # noqa: E402
 from adasgn.engine.config import load_config  # noqa: E402
@@ -102,9 +102,7 @@ def _out(a) -> Path:
 
 def sh(argv: list[str], log: Path) -> None:
     t0 = time.time()
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    with open(log, "a") as f:
-        rc = subprocess.run(argv, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+    rc = run_logged(argv, log)
     print(f"{'done' if rc == 0 else f'FAILED (exit {rc})'} in {(time.time() - t0) / 60:.1f} min: "
           f"{' '.join(argv[1:6])} (log {log})", flush=True)
     if rc:
@@ -122,26 +120,24 @@ def jobs(a) -> list[tuple[str, list[str]]]:
     for seed in a.seeds:
         for ds in a.sets:
             name = f"{ds}-joint-s{seed}"
-            todo.append((name, [sys.executable, "-m", "adasgn", "sweep", SETS[ds].config,
-                                f"name={name}", f"train.seed={seed}", f"data.path={_pkl(ds)}",
-                                *common, "--alphas", *map(str, a.alphas)]))
+            todo.append((name, adasgn("sweep", SETS[ds].config, f"name={name}", f"train.seed={seed}",
+                                      f"data.path={_pkl(ds)}", *common, "--alphas", *map(str, a.alphas))))
     if a.streams:
         for seed in a.seeds:
             for ds in a.sets:
                 for stream in ("bone", "velocity"):
                     name = f"{ds}-{stream}-s{seed}"
-                    todo.append((name, [sys.executable, "-m", "adasgn", "recipe", SETS[ds].config,
-                                        f"name={name}", f"data.stream={stream}", f"train.seed={seed}",
-                                        f"data.path={_pkl(ds)}", *common]))
+                    todo.append((name, adasgn("recipe", SETS[ds].config, f"name={name}",
+                                              f"data.stream={stream}", f"train.seed={seed}",
+                                              f"data.path={_pkl(ds)}", *common)))
     return todo
 
 
 def run(a) -> None:
     for ds in a.sets:
         if not _pkl(ds).is_file():
-            subprocess.run([sys.executable, "-m", "adasgn", "prepare", ds, "--raw",
-                            str(Path(a.shared) / SETS[ds].raw), "--out", str(_pkl(ds)),
-                            "--no-progress"], check=True, cwd=ROOT)
+            subprocess.run(adasgn("prepare", ds, "--raw", str(Path(a.shared) / SETS[ds].raw),
+                                  "--out", str(_pkl(ds)), "--no-progress"), check=True, cwd=ROOT)
     out = _out(a)
     out.mkdir(parents=True, exist_ok=True)
     todo = jobs(a)
@@ -213,18 +209,14 @@ def front(points: list[tuple[float, float]]):
 
 
 def _choices(ds: str) -> list[str]:
-    return [f"{s}-{j}" for j in get_layout(_preset_layout(ds)).joint_choices for s in ("S", "B")]
-
-
-def _preset_layout(ds: str) -> str:
-    return get_preset(ds).layout
+    return [f"{s}-{j}" for j in get_layout(get_preset(ds).layout).joint_choices for s in ("S", "B")]
 
 
 def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
     st = SETS[ds]
     streams = {s: _load(out, ds, s, a.seeds) for s in STREAMS}
     joint = streams["joint"]
-    full = get_layout(_preset_layout(ds)).num_joints
+    full = get_layout(get_preset(ds).layout).num_joints
     seeds_done = sorted({r["seed"] for rs in joint.values() for r in rs if "seed" in r})
     summary: dict = {"set": ds, "seeds": seeds_done}
     lines = [begin(ds), "", f"Seeds finished: {seeds_done or 'none'}; mean ± sd over seeds; the test "
