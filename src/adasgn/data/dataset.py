@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 from .pkl import load_pkl
 from .presets import get_preset
 from .store import SkeletonStore, is_store, open_store
-from .transforms import Compose, build_pipeline, parse_augment
+from .transforms import AUGMENTATIONS, Compose, build_pipeline, parse_augment
 
 __all__ = [
     "SkeletonDataset",
@@ -392,4 +392,4 @@ def augment_steps(names: Sequence[str], layout: str) -> dict[str, dict]:
         "scale": lambda v: {"type": "RandomScale", "scale": 0.1 if v is None else v},
         "shear": lambda v: {"type": "RandomShear", "shear": 0.1 if v is None else v},
     }
-    return {k: make[k](given[k]) for k in ("crop", "mirror", "rotate", "scale", "shear") if k in given}
+    return {k: make[k](given[k]) for k in AUGMENTATIONS if k in given}

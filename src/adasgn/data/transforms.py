@@ -506,7 +506,7 @@ class RandomMirror(_Step):
         if kp.shape[2] != len(self._perm):
             raise ValueError(f"RandomMirror: layout {self.layout} has {len(self._perm)} joints, "
                              f"the sample {kp.shape[2]}")
-        out = kp[:, :, self._perm].copy()
+        out = kp[:, :, self._perm]  # fancy indexing: a new array
         out[..., self.axis] *= -1
         sample["keypoint"] = out
         sample["mirrored"] = True
@@ -538,7 +538,8 @@ class TemporalCrop(_Step):
         return sample
 
 
-AUGMENTATIONS = ("rotate", "scale", "shear", "mirror", "crop")  # the names data.augment takes
+# the names data.augment takes, in the order the pipeline applies them (crop before the stream)
+AUGMENTATIONS = ("crop", "mirror", "rotate", "scale", "shear")
 
 
 def parse_augment(items: Sequence[str]) -> dict[str, float | None]:

@@ -152,13 +152,10 @@ def _resolve_layout(cfg: Config, meta: dict, where: str) -> Layout:
 
 
 def run_layout(cfg: Config) -> Layout:
-    """The layout a config trains on, without building the datasets (reads the pkl's meta only
-    where the config does not say: a dataset of one's own without ``data.layout``)."""
-    if not is_custom(cfg) and cfg.data.layout is None:
-        return _layout(run_preset(cfg).layout, cfg.data.path)
-    if cfg.data.layout is not None and is_custom(cfg):
-        return _layout(cfg.data.layout, cfg.data.path)
-    return _resolve_layout(cfg, load_source(cfg.data.path).get("meta") or {}, cfg.data.path)
+    """The layout a config trains on (the rule of :func:`load_data`), without building the
+    datasets: the pkl's meta is read only when ``data.layout`` is not set."""
+    meta = {} if cfg.data.layout is not None else (load_source(cfg.data.path).get("meta") or {})
+    return _resolve_layout(cfg, meta, cfg.data.path)
 
 
 def load_data(cfg: Config, source=None) -> RunData:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..skeleton import Layout
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Config
 from .data import run_layout
@@ -38,19 +39,20 @@ def _stage(cfg: Config, name: str, progress: bool, **changes) -> dict:
     return train(sub, resume=True, progress=progress)
 
 
-def single_stages(cfg: Config) -> list[tuple[str, int, str]]:
-    """(stage name, joints, size) of the six singles in AdaSGN's choice order."""
-    layout = run_layout(cfg)
+def single_stages(cfg: Config, layout: Layout | None = None) -> list[tuple[str, int, str]]:
+    """(stage name, joints, size) of the six singles in AdaSGN's choice order (``layout``: the
+    run's, when the caller has it already)."""
+    layout = layout or run_layout(cfg)
     return [(f"single_{size}{j}", j, size) for j in layout.joint_choices for size in ("small", "big")]
 
 
-def run_singles(cfg: Config, progress: bool = True) -> list[Path]:
+def run_singles(cfg: Config, progress: bool = True, layout: Layout | None = None) -> list[Path]:
     rc = cfg.recipe
+    layout = layout or run_layout(cfg)
     paths = []
-    full = run_layout(cfg).num_joints
-    for stage, joints, size in single_stages(cfg):
-        if rc.sgn_as_full_big and rc.with_sgn and joints == full and size == "big":
-            _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, full)
+    for stage, joints, size in single_stages(cfg, layout):
+        if rc.sgn_as_full_big and rc.with_sgn and joints == layout.num_joints and size == "big":
+            _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, layout.num_joints)
             paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
             continue
         _stage(cfg, stage, progress, model__name="single", model__joints=joints, model__size=size,
@@ -74,15 +76,16 @@ def _sgn_to_single(sgn_dir: Path, stage_dir: Path, joints: int) -> None:
     shutil.copy(sgn_dir / "test.json", stage_dir / "test.json")
 
 
-def run_recipe(cfg: Config, progress: bool = True) -> dict:
+def run_recipe(cfg: Config, progress: bool = True, layout: Layout | None = None) -> dict:
     """SGN (optional) + six singles + AdaSGN initialised from them (frozen first E epochs)."""
+    layout = layout or run_layout(cfg)
     results = {}
     if cfg.recipe.with_sgn:
         results["sgn"] = _stage(cfg, "sgn", progress, model__name="sgn", model__size="big", model__options={},
                                 train__epochs=cfg.recipe.single_epochs or cfg.train.epochs,
                                 train__milestones=list(cfg.recipe.single_milestones or cfg.train.milestones))
-    singles = run_singles(cfg, progress)
-    for (stage, _, _), _p in zip(single_stages(cfg), singles):
+    singles = run_singles(cfg, progress, layout)
+    for stage, _, _ in single_stages(cfg, layout):
         results[stage] = json.loads((cfg.run_dir / stage / "test.json").read_text())
     results["adasgn"] = _stage(cfg, "adasgn", progress, model__name="adasgn",
                                adasgn__pretrained=[str(p) for p in singles],
@@ -96,8 +99,9 @@ def _alpha_name(a: float) -> str:
 
 def run_sweep(cfg: Config, alphas: list[float], baselines: bool = True, progress: bool = True) -> dict:
     """Singles once, then AdaSGN for every alpha (and the rand / fuse baselines) from them."""
-    results = run_recipe(cfg, progress) if cfg.recipe.with_sgn else {}
-    singles = [str(cfg.run_dir / s / "checkpoints" / "best.pt") for s, _, _ in single_stages(cfg)]
+    layout = run_layout(cfg)
+    results = run_recipe(cfg, progress, layout) if cfg.recipe.with_sgn else {}
+    singles = [str(cfg.run_dir / s / "checkpoints" / "best.pt") for s, _, _ in single_stages(cfg, layout)]
     for a in alphas:
         results[_alpha_name(a)] = _stage(cfg, _alpha_name(a), progress, model__name="adasgn",
                                          adasgn__alpha=float(a), adasgn__pretrained=singles,

@@ -249,21 +249,11 @@ class Trainer:
             rec.update(self.train_epoch(epoch))
             last = epoch == cfg.train.epochs - 1
             if (epoch + 1) % cfg.train.eval_every == 0 or last:
-                rep = self.evaluate_split(sel_split)
-                rec.update({f"{sel_split}_top1": rep["top1"], f"{sel_split}_top5": rep["top5"],
-                            f"{sel_split}_gmacs": rep["gmacs"]})
-                if "usage" in rep:
-                    rec[f"{sel_split}_usage"] = rep["usage"]
-                res = rep["_res"]
-                loss = cross_entropy(res["scores"], self.data.labels(sel_split)[res["index"]])
-                rec[f"{sel_split}_loss"] = loss
+                rec.update(self.epoch_metrics(sel_split))
                 for split in cfg.train.monitor:  # logged only (curves), never selected on
-                    mon = self.evaluate_split(split)
-                    mres = mon["_res"]
-                    rec.update({f"{split}_top1": mon["top1"], f"{split}_gmacs": mon["gmacs"],
-                                f"{split}_loss": cross_entropy(
-                                    mres["scores"], self.data.labels(split)[mres["index"]])})
-                key = selection_key(cfg.train.select, rep["top1"], loss, epoch)
+                    rec.update(self.epoch_metrics(split))
+                key = selection_key(cfg.train.select, rec[f"{sel_split}_top1"],
+                                    rec[f"{sel_split}_loss"], epoch)
                 if epoch >= self.select_from and key > tuple(self.best["metric"]):
                     self.best = {"metric": list(key), "epoch": epoch}
                     if D.is_main():
@@ -279,6 +269,17 @@ class Trainer:
         if self.tb is not None:
             self.tb.close()
         return result
+
+    def epoch_metrics(self, split: str) -> dict:
+        """One evaluation of ``split`` as metrics.jsonl records it: ``<split>_top1`` / ``_top5``
+        / ``_gmacs`` / ``_loss`` (cross-entropy, no smoothing) and AdaSGN's ``_usage``."""
+        rep = self.evaluate_split(split)
+        res = rep["_res"]
+        out = {f"{split}_top1": rep["top1"], f"{split}_top5": rep["top5"], f"{split}_gmacs": rep["gmacs"]}
+        if "usage" in rep:
+            out[f"{split}_usage"] = rep["usage"]
+        out[f"{split}_loss"] = cross_entropy(res["scores"], self.data.labels(split)[res["index"]])
+        return out
 
     def evaluate_split(self, split: str, model: nn.Module | None = None) -> dict:
         model = model or self.model
