@@ -478,17 +478,20 @@ def events_to_detections(events: list[StreamEvent], fps: float, lag: int = 0,
     :class:`Detection` s in frames. ``lag`` frames are subtracted from the start (the update
     that starts an event sees the gesture from its window's beginning); an event still open
     ends at ``last_frame``."""
+    def start_frame(ev: StreamEvent) -> int:
+        return max(0, int(round(ev.start * fps)) - int(lag))
+
     out, open_ = [], None
     for ev in events:
         if ev.kind == "start":
             open_ = ev
         elif open_ is not None:
             end = ev.end if ev.end is not None else (last_frame or 0) / fps
-            s = max(0, int(round(open_.start * fps)) - int(lag))
+            s = start_frame(open_)
             out.append(Detection(ev.label, s, max(s, int(round(end * fps)))))
             open_ = None
     if open_ is not None:
-        s = max(0, int(round(open_.start * fps)) - int(lag))
+        s = start_frame(open_)
         out.append(Detection(open_.label, s, max(s, int(last_frame or s))))
     return out
 
