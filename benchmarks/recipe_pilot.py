@@ -4,7 +4,7 @@
 
     python benchmarks/recipe_pilot.py run [--sets msr utd_mhad fpha] [--jobs 2]   # resumable
     python benchmarks/recipe_pilot.py report [--json]
-    python benchmarks/recipe_pilot.py adasgn --sets msr          # the AdaSGN stage, per policy init
+    python benchmarks/recipe_pilot.py adasgn --sets msr [--ada-variants a16 ...]  # the AdaSGN stage, per variant
     python benchmarks/recipe_pilot.py report-adasgn --sets msr
 
 Every decision of ``configs/small.yaml`` -- which augmentations are on, which epoch is kept --
@@ -149,11 +149,19 @@ def run(sets, variants, seeds, jobs: int, single_sets) -> None:
 
 
 # the AdaSGN pilot: the policy's initialisation, and uniform exploration in the frozen phase
-POLICY_INITS = {"random": "{policy_init: random}", "zero": "{policy_init: zero}",
-                "explore": "{policy_init: random, explore_epochs: 15}"}
+# and the efficiency loss's weight (alpha, against the recipe's 4), the temporal module and head
+# taken from the full-joint big single instead of trained from scratch (``adasgn.take_temporal``)
+ADA_VARIANTS = {
+    "random": ["model.options={policy_init: random}"],
+    "zero": ["model.options={policy_init: zero}"],
+    "explore": ["model.options={policy_init: random, explore_epochs: 15}"],
+    "a1": ["model.options={policy_init: random}", "adasgn.alpha=1"],
+    "a16": ["model.options={policy_init: random}", "adasgn.alpha=16"],
+    "temporal": ["model.options={policy_init: random}", "adasgn.take_temporal=true"],
+}
 
 
-def run_adasgn(ds: str, seed: int, jobs: int) -> None:
+def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS)) -> None:
     """The AdaSGN part of the recipe on the inner split of ``ds``: the six singles once (the
     recipe's singles stage), then AdaSGN from them once per policy initialisation, side by side;
     every stage logs the inner test (``train.monitor``). Resumable like the rest."""
@@ -164,17 +172,17 @@ def run_adasgn(ds: str, seed: int, jobs: int) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     singles = [str(p) for p in run_singles(cfg, progress=False)]  # resumable, like adasgn recipe
 
-    def one(init: str) -> None:
-        name = f"{root}/adasgn_init_{init}"
+    def one(variant: str) -> None:
+        name = f"{root}/adasgn_{'init_' if variant in ('random', 'zero', 'explore') else ''}{variant}"
         if (OUT / name / "test.json").is_file():
             return
         run_logged(adasgn("train", ada_cfg, f"name={name}", "model.name=adasgn",
-                          f"model.options={POLICY_INITS[init]}", f"adasgn.pretrained=[{','.join(singles)}]",
+                          *ADA_VARIANTS[variant], f"adasgn.pretrained=[{','.join(singles)}]",
                           f"train.freeze_epochs={cfg.recipe.freeze_epochs}", *_inner(ds, seed),
-                          "--resume", "--no-progress"), OUT / f"{root}-{init}.log", check=True)
+                          "--resume", "--no-progress"), OUT / f"{root}-{variant}.log", check=True)
 
     with ThreadPoolExecutor(jobs) as ex:
-        list(ex.map(one, POLICY_INITS))
+        list(ex.map(one, variants))
 
 
 def report_adasgn(ds: str, seed: int) -> None:
@@ -284,13 +292,15 @@ def main() -> None:
     ap.add_argument("--single-sets", nargs="+", default=["msr"], choices=list(SETS),
                     help="sets on which each augmentation is also left out of the combination")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--ada-variants", nargs="+", default=list(ADA_VARIANTS), choices=list(ADA_VARIANTS),
+                    help="AdaSGN variants of the `adasgn` action")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if a.what == "run":
         run(a.sets, a.variants, a.seeds, a.jobs, a.single_sets)
     elif a.what == "adasgn":
         for ds in a.sets:
-            run_adasgn(ds, a.seeds[0], a.jobs)
+            run_adasgn(ds, a.seeds[0], a.jobs, a.ada_variants)
     elif a.what == "report-adasgn":
         for ds in a.sets:
             report_adasgn(ds, a.seeds[0])

@@ -10,6 +10,7 @@ import torch
 
 from adasgn.engine.checkpoint import load_checkpoint
 from adasgn.engine.config import ConfigError, load_config
+from adasgn.engine.recipe import run_sweep
 from adasgn.models.losses import label_smoothing_cross_entropy
 
 from helpers import tiny_pkl
@@ -275,3 +276,17 @@ def test_selection_rules(tmp_path):
     assert res["selectable_from"] == 2 and res["selected_epoch"] == 2
     proc = _train(_args(pkl, out, "bad", epochs=1, extra=["train.select=median"]), check=False)
     assert proc.returncode == 2 and "train.select must be one of" in proc.stderr
+
+
+def test_sweep_without_sgn_still_trains_the_singles(tmp_path):
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=48)
+    cfg = load_config(str(ROOT / "configs" / "base.yaml"),
+                      [*_args(pkl, tmp_path / "runs", "sw", epochs=1), "recipe.with_sgn=false",
+                       "recipe.freeze_epochs=0", "recipe.transform_freeze=0", "model.name=adasgn"])
+    results = run_sweep(cfg, alphas=[2.0], baselines=False, progress=False)
+    assert "sgn" not in results
+    singles = [k for k in results if k.startswith("single_")]
+    assert len(singles) == 6
+    assert {"adasgn", "adasgn_a2"} <= set(results)
+    for stage in (*singles, "adasgn_a2"):
+        assert (tmp_path / "runs" / "sw" / stage / "test.json").is_file()

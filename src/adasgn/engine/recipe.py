@@ -100,7 +100,7 @@ def _alpha_name(a: float) -> str:
 def run_sweep(cfg: Config, alphas: list[float], baselines: bool = True, progress: bool = True) -> dict:
     """Singles once, then AdaSGN for every alpha (and the rand / fuse baselines) from them."""
     layout = run_layout(cfg)
-    results = run_recipe(cfg, progress, layout) if cfg.recipe.with_sgn else {}
+    results = run_recipe(cfg, progress, layout)  # SGN (if with_sgn), the singles, AdaSGN
     singles = [str(cfg.run_dir / s / "checkpoints" / "best.pt") for s, _, _ in single_stages(cfg, layout)]
     for a in alphas:
         results[_alpha_name(a)] = _stage(cfg, _alpha_name(a), progress, model__name="adasgn",
