@@ -20,6 +20,7 @@ from adasgn.models.losses import (
 )
 from adasgn.models import count_params, create_model
 from adasgn.models.adasgn import (
+    FOLDED_MAX_FRAMES,
     ActionUsage,
     AdaSGN,
     freeze_pretrained,
@@ -128,12 +129,15 @@ def test_complexity_cli_json(capsys):
 
 
 def _compare(m, x, dec):
+    """grouped == masked; and the folded branch kernels of inference mode == masked too."""
     with torch.no_grad():
         lg, ig = m(x, mode="grouped", decisions=dec)
         lm, im = m(x, mode="masked", decisions=dec)
-    assert torch.equal(ig.decisions, im.decisions)
-    assert torch.equal(ig.gmacs, im.gmacs)
-    diff = (lg - lm).abs().max().item()
+    with torch.inference_mode():
+        lf, if_ = m(x, mode="grouped", decisions=dec)
+    assert torch.equal(ig.decisions, im.decisions) and torch.equal(if_.decisions, im.decisions)
+    assert torch.equal(ig.gmacs, im.gmacs) and torch.equal(if_.gmacs, im.gmacs)
+    diff = max((lg - lm).abs().max().item(), (lf - lm).abs().max().item())
     assert diff < 1e-5, diff
     return diff
 
@@ -189,7 +193,9 @@ def test_baselines_rand_and_fuse():
     with torch.no_grad():
         lg, ig = fuse(x)
         lm, im = fuse(x, mode="masked")
-    assert (lg - lm).abs().max() < 1e-5
+    with torch.inference_mode():
+        lf, _ = fuse(x)
+    assert (lg - lm).abs().max() < 1e-5 and (lf - lm).abs().max() < 1e-5
     assert (ig.decisions == -1).all() and ig.gmacs.tolist() == pytest.approx([fuse.gmacs_fixed] * 2)
     rand = eval_model("rand")
     assert rand.policy is None and count_params(rand) == 1_757_856 - 4_614
@@ -260,6 +266,52 @@ def test_grouped_executes_flops_in_proportion_to_decisions():
     # the realistic alpha=4 mix executes less than half of the all-B-25 model
     mix = torch.tensor([0] * 10 + [3] * 3 + [5] * 7).expand(n, 1, t)
     assert flops(mix) < 0.55 * full[5]
+
+
+def test_folded_kernels_follow_weight_changes_and_large_batches_use_the_modules():
+    torch.manual_seed(2)
+    m = randomize(AdaSGN(num_classes=10), seed=2).eval()
+    x = torch.randn(2, 3, 20, 25, 1)
+    dec = torch.randint(6, (2, 1, 20), generator=torch.Generator().manual_seed(5))
+
+    def both():
+        with torch.no_grad():
+            ref = m(x, decisions=dec)[0]
+        with torch.inference_mode():
+            got = m(x, decisions=dec)[0]
+        assert (got - ref).abs().max() < 1e-5
+        return got
+
+    before = both()
+    kernels = m.folded_branches()
+    assert kernels is m.folded_branches()  # cached while the weights are unchanged
+    # an optimizer step (in-place update) refolds
+    m.train()
+    opt = torch.optim.SGD(m.parameters(), lr=0.05)
+    logits, _ = m(x)
+    label_smoothing_cross_entropy(logits, torch.tensor([1, 2])).backward()
+    opt.step()
+    m.eval()
+    after = both()
+    assert (after - before).abs().max() > 1e-4 and m.folded_branches() is not kernels
+    # load_state_dict (copies in place) refolds too
+    other = randomize(AdaSGN(num_classes=10), seed=7).eval()
+    m.load_state_dict(other.state_dict())
+    loaded = both()
+    with torch.no_grad():
+        assert (loaded - other(x, decisions=dec)[0]).abs().max() < 1e-5
+    # .to() drops the kernels
+    m.to(torch.float32)
+    assert m._folded is None
+    # beyond FOLDED_MAX_FRAMES person-frames the modules run (same result either way)
+    big = torch.randn(FOLDED_MAX_FRAMES // 20 + 1, 3, 20, 25, 1)
+    m._folded = None
+    with torch.inference_mode():
+        m(big)
+    assert m._folded is None
+    with torch.inference_mode():
+        m(big[:FOLDED_MAX_FRAMES // 20])
+    assert m._folded is not None
 
 
 # ------------------------------------------------------------------ gradients

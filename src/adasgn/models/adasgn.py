@@ -144,6 +144,12 @@ def _gumbel_like(t: torch.Tensor) -> torch.Tensor:
     return -torch.empty_like(t).exponential_().log()  # -log(E), E ~ Exp(1)  ==  Gumbel(0, 1)
 
 
+# person-frames per forward up to which evaluation under inference_mode runs the folded branch
+# kernels: at batch 1 they take 0.57x the modules' time (1 and 2 threads), at batch 8 0.86x, at
+# batch 64 0.94-1.03x and at 256 up to 1.14x (docs/benchmarks.md, "Folded kernels")
+FOLDED_MAX_FRAMES = 512
+
+
 class AdaSGN(SkeletonModel):
     """AdaSGN: (N, C, T, V0, M) -> (logits (N, classes), :class:`ForwardInfo`)."""
 
@@ -176,6 +182,7 @@ class AdaSGN(SkeletonModel):
         self.epoch = 0
         self.tau = cfg.tau0 * cfg.tau_decay  # epoch 0 trains at tau0 * decay ** 1 (spec 2.6)
         self._pretrained_frozen = False
+        self._folded: tuple | None = None  # (weight tensors, their version sum, kernels)
 
         # -- paper-convention cost table, measured once with the hooks of adasgn.flops ----------
         g, temporal_g, policy_g = _measure_costs(self)
@@ -328,16 +335,67 @@ class AdaSGN(SkeletonModel):
         out = (actions.unsqueeze(-1) * stacked).sum(dim=2)  # (B, T, 256)
         return out, dec, actions, logits
 
+    def folded_branches(self) -> list[FrameSpatial] | None:
+        """The branches folded for inference (:class:`~adasgn.models.streaming.FrameSpatial`:
+        BatchNorm folded into the linear maps, constant embeddings precomputed: far fewer
+        kernel calls per branch), rebuilt whenever a weight changed: an optimizer step or
+        ``load_state_dict`` bumps the tensors' versions (versions only grow, so their sum is the
+        stamp), ``.to()`` / ``.float()`` go through ``_apply``, which drops the kernels. None when
+        the versions cannot be read."""
+        try:
+            if self._folded is not None:
+                tensors, stamp, kernels = self._folded
+                if sum(x._version for x in tensors) == stamp:
+                    return kernels
+            tensors = [x for mod in (self.spatials, self.transforms)
+                       for x in (*mod.parameters(), *mod.buffers())]
+            stamp = sum(x._version for x in tensors)
+        except RuntimeError:  # e.g. tensors created in inference mode carry no version
+            return None
+        with torch.inference_mode(False), torch.no_grad():
+            kernels = [FrameSpatial(self.spatials[a], self.transforms[a].matrix)
+                       for a in range(self.num_choices)]
+        self._folded = (tensors, stamp, kernels)
+        return kernels
+
+    def _apply(self, fn, *args, **kwargs):
+        self._folded = None  # new tensors (device / dtype): fold again when next needed
+        return super()._apply(fn, *args, **kwargs)
+
     def _grouped(self, seq: torch.Tensor, forced: torch.Tensor | None):
-        """Each branch only on the frames that chose it.  seq (B, T, V0, C)."""
+        """Each branch only on the frames that chose it.  seq (B, T, V0, C).
+
+        Under ``torch.inference_mode`` in evaluation, for small batches (at most
+        ``FOLDED_MAX_FRAMES`` person-frames), the branches run as their folded kernels
+        (:meth:`folded_branches`; same result up to float rounding, tested), each frame with the
+        previous frame of its sequence (itself for the first: velocity 0)."""
         b, t, v0, c = seq.shape
         nf = b * t
-        f0 = self._branch_on_sequence(0, seq) if self.uses_policy_features else None  # (B, T, 256)
+        kernels = (self.folded_branches() if not self.training and nf <= FOLDED_MAX_FRAMES
+                   and torch.is_inference_mode_enabled() else None)
+        if kernels is not None:
+            pos = seq.reshape(nf, v0, c)
+            prev = torch.cat([seq[:, :1], seq[:, :-1]], 1).reshape(nf, v0, c)
+
+            def branch(a: int, idx: torch.Tensor | None = None) -> torch.Tensor:  # (F_a, 256)
+                if idx is None:
+                    return kernels[a](pos, prev)
+                return kernels[a](pos.index_select(0, idx), prev.index_select(0, idx))
+        else:
+            def branch(a: int, idx: torch.Tensor | None = None) -> torch.Tensor:
+                if idx is None:
+                    return self._branch_on_sequence(a, seq).reshape(nf, -1)
+                red = self.transforms[a](seq)  # whole sequences, (B, T, V_a, C): cheap
+                v_a = red.shape[2]
+                p_a = red.reshape(nf, 1, v_a, c).index_select(0, idx)  # (F_a, 1, V_a, C)
+                vel = velocity(red).reshape(nf, 1, v_a, c).index_select(0, idx)  # prev. frame
+                return self.spatials[a](p_a, vel).reshape(idx.numel(), -1)
+        f0 = branch(0).view(b, t, -1) if self.uses_policy_features else None  # (B, T, 256)
         dec, _, logits = self._decide(f0, b, t, forced, False, seq.device, seq.dtype)
         if self.cfg.policy == "fuse":
-            out = f0 if f0 is not None else self._branch_on_sequence(0, seq)
+            out = f0 if f0 is not None else branch(0).view(b, t, -1)
             for a in range(1, self.num_choices):
-                out = out + self._branch_on_sequence(a, seq)
+                out = out + branch(a).view(b, t, -1)
             return out, dec, logits
 
         flat = dec.reshape(nf)
@@ -345,7 +403,7 @@ class AdaSGN(SkeletonModel):
         full = [a for a, n_a in enumerate(counts) if n_a == nf]
         if full:  # fast path: one branch for every frame, no gather / scatter
             a = full[0]
-            out = f0 if (a == 0 and f0 is not None) else self._branch_on_sequence(a, seq)
+            out = f0 if (a == 0 and f0 is not None) else branch(a).view(b, t, -1)
             return out, dec, logits
 
         order = torch.argsort(flat, stable=True)  # frames grouped by choice, (F,)
@@ -357,12 +415,7 @@ class AdaSGN(SkeletonModel):
         for a, n_a in enumerate(counts):
             if n_a and not (a == 0 and f0 is not None):
                 idx = order.narrow(0, start, n_a)  # (F_a,) frames that chose a
-                red = self.transforms[a](seq)  # whole sequences, (B, T, V_a, C): cheap
-                v_a = red.shape[2]
-                pos = red.reshape(nf, 1, v_a, c).index_select(0, idx)  # (F_a, 1, V_a, C)
-                vel = velocity(red).reshape(nf, 1, v_a, c).index_select(0, idx)  # prev. frame
-                feat = self.spatials[a](pos, vel)  # (F_a, 1, 256)
-                out.index_copy_(0, idx, feat.reshape(n_a, -1))
+                out.index_copy_(0, idx, branch(a, idx))
             start += n_a
         return out.view(b, t, -1), dec, logits
 
