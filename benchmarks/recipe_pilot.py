@@ -150,7 +150,8 @@ def run(sets, variants, seeds, jobs: int, single_sets) -> None:
 
 # the AdaSGN pilot: the policy's initialisation, and uniform exploration in the frozen phase
 # and the efficiency loss's weight (alpha, against the recipe's 4), the temporal module and head
-# taken from the full-joint big single instead of trained from scratch (``adasgn.take_temporal``)
+# taken from the full-joint big single instead of trained from scratch (``adasgn.take_temporal``),
+# the auxiliary loss of every branch alone (``branch_loss``)
 ADA_VARIANTS = {
     "random": ["model.options={policy_init: random}"],
     "zero": ["model.options={policy_init: zero}"],
@@ -158,6 +159,9 @@ ADA_VARIANTS = {
     "a1": ["model.options={policy_init: random}", "adasgn.alpha=1"],
     "a16": ["model.options={policy_init: random}", "adasgn.alpha=16"],
     "temporal": ["model.options={policy_init: random}", "adasgn.take_temporal=true"],
+    # every branch alone through the shared temporal module and head as an auxiliary loss
+    "branch": ["model.options={policy_init: random, branch_loss: 1.0}"],
+    "branch_a16": ["model.options={policy_init: random, branch_loss: 1.0}", "adasgn.alpha=16"],
 }
 
 

@@ -543,3 +543,38 @@ def test_training_drives_policy_by_alpha(alpha, expect):
         usage.update(m(_synthetic(64, g)[0])[1])
     frac = usage.fractions()
     assert frac[expect] > 90.0, frac
+
+
+def test_branch_loss_trains_every_branch_through_the_shared_head_and_keeps_bn_statistics():
+    x = torch.randn(3, 3, 20, 25, 2)
+    x[1, ..., 1] = 0
+    y = torch.tensor([0, 1, 2])
+    states = []
+    for w in (0.0, 0.5):
+        torch.manual_seed(4)
+        m = AdaSGN(num_classes=5, branch_loss=w).train()
+        torch.manual_seed(5)
+        logits, info = m(x)
+        crit = AdaSGNLoss(m, alpha=4.0)
+        loss, parts = crit(logits, info, y, epoch=10)
+        if w == 0:
+            assert info.branch_logits is None and "branch_ce" not in parts
+        else:
+            assert info.branch_logits.shape == (6, 3, 5)
+            assert parts["branch_ce"] > 0
+            loss.backward()
+            # every branch's spatial module gets a gradient from the frames of every sample,
+            # whatever the policy chose
+            for a in range(6):
+                g = m.spatials[a].gcns[-1].w.weight.grad
+                assert g is not None and g.abs().sum() > 0, a
+        states.append({k: v.clone() for k, v in m.temporal.state_dict().items()
+                       if "running" in k})
+    # the auxiliary pass leaves the temporal BatchNorms' running statistics as without it
+    for k in states[0]:
+        assert torch.equal(states[0][k], states[1][k]), k
+    with pytest.raises(ValueError, match="branch_loss"):
+        AdaSGN(num_classes=5, branch_loss=-1.0)
+    # evaluation never computes them
+    with torch.no_grad():
+        assert m.eval()(x)[1].branch_logits is None

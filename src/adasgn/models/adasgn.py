@@ -97,6 +97,11 @@ class AdaSGNConfig:
     # policy gradient), so that the shared temporal module learns every branch's features before
     # the policy starts choosing (against the collapse onto the branch that wins early)
     explore_epochs: int = 0
+    # ours: weight of an auxiliary loss in masked training -- the cross-entropy of every branch
+    # alone on all frames, through the shared temporal module and head (mean over branches) --
+    # so that the shared module serves every branch and the policy picks branches on their merit,
+    # not on which one the shared module learnt first (the collapse; docs/results.md). 0 = off
+    branch_loss: float = 0.0
     tau0: float = 5.0
     tau_decay: float = 0.956  # per epoch: tau(e) = tau0 * tau_decay ** (e + 1), spec 2.6
     skip_empty_persons: bool = True  # all-zero person slots neither computed nor averaged
@@ -111,6 +116,8 @@ class AdaSGNConfig:
             raise ValueError(f"unknown policy {self.policy!r}; choose one of {list(POLICIES)}")
         if self.eval_decision not in EVAL_DECISIONS:
             raise ValueError(f"eval_decision must be one of {EVAL_DECISIONS}")
+        if not self.branch_loss >= 0:
+            raise ValueError(f"branch_loss must be >= 0, got {self.branch_loss!r}")
 
 
 @dataclass
@@ -333,7 +340,25 @@ class AdaSGN(SkeletonModel):
         dec, actions, logits = self._decide(f0, b, t, forced, True, seq.device, seq.dtype)
         stacked = torch.stack(feats, dim=2)  # (B, T, A, 256)
         out = (actions.unsqueeze(-1) * stacked).sum(dim=2)  # (B, T, 256)
-        return out, dec, actions, logits
+        return out, dec, actions, logits, stacked
+
+    def _branch_logits(self, stacked: torch.Tensor, owner: torch.Tensor, n: int) -> torch.Tensor:
+        """Every branch alone on all frames through the shared temporal module and head:
+        stacked (B, T, A, 256) -> (A, N, classes), for the ``branch_loss``. The temporal
+        module's BatchNorms normalise with these batches' statistics but keep their running
+        statistics (momentum 0 for this call): those stay the policy-mixed features' own."""
+        b, t, a_n, d = stacked.shape
+        bns = [m for m in self.temporal.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [m.momentum for m in bns]
+        try:
+            for m in bns:
+                m.momentum = 0.0
+            flat = stacked.permute(2, 0, 1, 3).reshape(a_n * b, t, d)  # (A*B, T, 256)
+            out = self.head(self.temporal(flat)).view(a_n, b, -1)  # (A, B, classes)
+        finally:
+            for m, mom in zip(bns, saved):
+                m.momentum = mom
+        return torch.stack([merge_persons(out[a], owner, n) for a in range(a_n)])
 
     def folded_branches(self) -> list[FrameSpatial] | None:
         """The branches folded for inference (:class:`~adasgn.models.streaming.FrameSpatial`:
@@ -444,11 +469,14 @@ class AdaSGN(SkeletonModel):
             if keep.numel() != n * m:
                 forced = forced.index_select(0, keep)
 
+        stacked = branch_logits = None
         if mode == "masked":
-            feats, dec, actions, logits = self._masked(seq, forced)
+            feats, dec, actions, logits, stacked = self._masked(seq, forced)
         else:
             (feats, dec, logits), actions = self._grouped(seq, forced), None
         out = self.head(self.temporal(feats))  # (B, classes)
+        if stacked is not None and self.training and cfg.branch_loss > 0:
+            branch_logits = self._branch_logits(stacked, owner, n)  # (A, N, classes)
 
         # per-sample average over present persons
         logits_n = merge_persons(out, owner, n)
@@ -461,7 +489,7 @@ class AdaSGN(SkeletonModel):
             all_dec = dec.new_full((n * m, t), -1).index_copy_(0, keep, dec)
         info = ForwardInfo(gmacs=gmacs, present=present, owner=owner,
                            decisions=all_dec.view(n, m, t), mode=mode, actions=actions,
-                           policy_logits=logits)
+                           policy_logits=logits, branch_logits=branch_logits)
         return logits_n, info
 
     def _sequence_gmacs(self, dec: torch.Tensor) -> torch.Tensor:

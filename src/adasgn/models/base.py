@@ -47,6 +47,8 @@ class ForwardInfo:
     actions:   (B, T, A) one-hot of the computed sequences (straight-through gradient in masked
         training), what the efficiency loss needs; ``None`` otherwise.
     policy_logits: (B, T, A) or ``None``.
+    branch_logits: (A, N, classes) every branch alone on all frames (AdaSGN's masked training
+        with ``branch_loss``), or ``None``.
     """
 
     gmacs: torch.Tensor
@@ -56,6 +58,7 @@ class ForwardInfo:
     mode: str = "static"
     actions: torch.Tensor | None = None
     policy_logits: torch.Tensor | None = None
+    branch_logits: torch.Tensor | None = None
 
 
 def choice_counts(decisions, present, num_choices: int) -> tuple[torch.Tensor, int]:

@@ -18,6 +18,9 @@
   policy. With ``skip_empty_persons`` (our default) empty person slots do not contribute, whereas
   the official code also averages the all-zero second slot's actions in.
 * ``alpha_eff = alpha * min(epoch / warm_epochs, 1)`` (epoch 0-based; warm_epochs = 5).
+* With the model option ``branch_loss = w > 0`` (ours, off by default): ``+ w * mean over
+  branches a of CE(branch a alone on all frames)`` (``info.branch_logits``), logged as
+  ``branch_ce``.
 
 :func:`build_criterion` gives the training loss of any model with one call signature,
 ``criterion(logits, info, target, epoch) -> (loss, {"ce", "eff", "alpha_eff"})``: AdaSGN's
@@ -99,7 +102,15 @@ class AdaSGNLoss:
             table = (self.model.choice_extra_gmacs if self.normalization == "paper"
                      else _official_table(self.model))
             eff = efficiency_loss(frac, table, a_eff, self.normalization, self.model.gmacs_fixed)
-        return ce + eff, {"ce": float(ce.detach()), "eff": float(eff.detach()), "alpha_eff": a_eff}
+        total = ce + eff
+        parts = {"ce": float(ce.detach()), "eff": float(eff.detach()), "alpha_eff": a_eff}
+        if info.branch_logits is not None:  # branch_loss: every branch alone, mean over branches
+            bl = info.branch_logits
+            branch = label_smoothing_cross_entropy(
+                bl.reshape(-1, bl.shape[-1]), target.repeat(bl.shape[0]), self.smoothing)
+            total = total + self.model.cfg.branch_loss * branch
+            parts["branch_ce"] = float(branch.detach())
+        return total, parts
 
 
 def _official_table(model) -> torch.Tensor:
