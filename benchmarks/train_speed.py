@@ -23,6 +23,7 @@ import json
 import os
 import statistics
 import time
+from contextlib import nullcontext
 
 import torch
 
@@ -35,7 +36,7 @@ def build(name: str):
     return create_model(name, num_classes=60).train()
 
 
-def make_step(model, name: str):
+def make_step(model, name: str, amp: str = "none"):
     from adasgn.models.losses import build_criterion
 
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -43,8 +44,9 @@ def make_step(model, name: str):
     model.set_epoch(10)
 
     def step(x, y):
-        logits, info = model(x)  # training mode: AdaSGN runs masked
-        loss, _ = criterion(logits, info, y, 10)
+        with (torch.autocast("cpu", dtype=torch.bfloat16) if amp == "bf16" else nullcontext()):
+            logits, info = model(x)  # training mode: AdaSGN runs masked
+            loss, _ = criterion(logits.float(), info, y, 10)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -58,6 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--amp", choices=["none", "bf16"], default="none",
+                    help="bf16: forward and loss under CPU bf16 autocast (train.amp=bf16)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.threads:
@@ -69,10 +73,10 @@ def main(argv=None) -> int:
     two = torch.randn(n, 3, 20, 25, 2)
     one = two.clone()
     one[..., 1] = 0.0
-    out = {"threads": torch.get_num_threads(), "torch": torch.__version__, "batch": n,
+    out = {"threads": torch.get_num_threads(), "torch": torch.__version__, "batch": n, "amp": args.amp,
            "steps": args.steps, "official": OFFICIAL, "results": {}}
     for label, x in (("one person", one), ("two persons", two)):
-        steps = {k: make_step(build(k), k) for k in ("sgn", "adasgn")}
+        steps = {k: make_step(build(k), k, args.amp) for k in ("sgn", "adasgn")}
         times = {k: [] for k in steps}
         for _ in range(args.warmup):
             for f in steps.values():

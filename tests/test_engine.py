@@ -10,6 +10,7 @@ import torch
 
 from adasgn.engine.checkpoint import load_checkpoint
 from adasgn.engine.config import ConfigError, load_config
+from adasgn.engine.evaluate import autocast
 from adasgn.engine.recipe import run_sweep
 from adasgn.models.losses import label_smoothing_cross_entropy
 
@@ -290,3 +291,16 @@ def test_sweep_without_sgn_still_trains_the_singles(tmp_path):
     assert {"adasgn", "adasgn_a2"} <= set(results)
     for stage in (*singles, "adasgn_a2"):
         assert (tmp_path / "runs" / "sw" / stage / "test.json").is_file()
+
+
+def test_bf16_autocast_training_on_the_cpu(tmp_path):
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=48)
+    out = tmp_path / "runs"
+    _train(_args(pkl, out, "bf16", epochs=2, extra=["train.amp=bf16", "model.name=adasgn"]))
+    lines = [json.loads(x) for x in (out / "bf16" / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and all(np.isfinite(r["train_loss"]) for r in lines)
+    res = json.loads((out / "bf16" / "test.json").read_text())
+    assert 0.0 <= res["top1"] <= 1.0 and res["num_samples"] > 0
+    # the autocast really is on for the CPU
+    with autocast(torch.device("cpu"), "bf16"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16

@@ -85,7 +85,7 @@ class TrainConfig:
     monitor: list = field(default_factory=list)
     freeze: dict = field(default_factory=dict)  # {"transform": 30}: name substring -> first trainable epoch
     freeze_epochs: int = 0  # adasgn with pretrained singles: freeze spatial modules + matrices
-    amp: str = "none"  # none | bf16 (CUDA autocast)
+    amp: str = "none"  # none | bf16 (autocast on CUDA or the CPU)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch threads on CPU (0 = torch default)
     deterministic: bool = False
