@@ -162,6 +162,7 @@ ADA_VARIANTS = {
     # every branch alone through the shared temporal module and head as an auxiliary loss
     "branch": ["model.options={policy_init: random, branch_loss: 1.0}"],
     "branch_a16": ["model.options={policy_init: random, branch_loss: 1.0}", "adasgn.alpha=16"],
+    "branch_zero": ["model.options={policy_init: zero, branch_loss: 1.0}"],
 }
 
 
