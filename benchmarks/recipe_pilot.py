@@ -65,10 +65,12 @@ SETS = {  # set -> (config, extra overrides, source pkl, training split)
 ALL = ["crop", "mirror", "rotate", "scale", "shear"]
 VARIANTS = {"none": [], "all": ALL, "frame": [], "frame_all": ALL,
             "frame_recipe": ["scale", "shear", "crop"],  # configs/small.yaml's final choice
+            "frame_recipe_bf16": ["scale", "shear", "crop"],  # the same under CPU bf16 autocast
             **{f"no_{a}": [b for b in ALL if b != a] for a in ALL}}  # leave one out
 BROAD = ("none", "all", "frame", "frame_all", "frame_recipe")  # tried on every set
 # the normalisation of every variant is explicit: configs/small.yaml's own may change
 EXTRA = {v: ["data.normalize=frame" if v.startswith("frame") else "data.normalize=none"] for v in VARIANTS}
+EXTRA["frame_recipe_bf16"].append("train.amp=bf16")
 SCHEDULE = ["train.epochs=60", "train.milestones=[30,45,55]", "train.batch_size=32",
             "data.val_fraction=0.1"]
 RULES = ("top1", "top1_loss", "loss", "last")
