@@ -6,6 +6,7 @@
     python benchmarks/recipe_pilot.py report [--json]
     python benchmarks/recipe_pilot.py adasgn --sets msr [--ada-variants a16 ...]  # the AdaSGN stage, per variant
     python benchmarks/recipe_pilot.py report-adasgn --sets msr
+    python benchmarks/recipe_pilot.py forced --sets msr   # each AdaSGN forced onto one branch
 
 Every decision of ``configs/small.yaml`` -- which augmentations are on, which epoch is kept --
 is made here, on an **inner split of each dataset's training split**; the real test split is
@@ -45,12 +46,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from adasgn.data.pkl import load_pkl, save_pkl  # noqa: E402
 from adasgn.engine.config import load_config  # noqa: E402
+from adasgn.engine.data import load_data  # noqa: E402
+from adasgn.engine.run import load_run  # noqa: E402
 from adasgn.engine.recipe import run_singles  # noqa: E402
 from adasgn.engine.trainer import selection_key  # noqa: E402
 from jobs import adasgn, run_logged  # noqa: E402
@@ -165,6 +169,8 @@ ADA_VARIANTS = {
     "branch": ["model.options={policy_init: random, branch_loss: 1.0}"],
     "branch_a16": ["model.options={policy_init: random, branch_loss: 1.0}", "adasgn.alpha=16"],
     "branch_zero": ["model.options={policy_init: zero, branch_loss: 1.0}"],
+    "temporal_branch": ["model.options={policy_init: random, branch_loss: 1.0}",
+                        "adasgn.take_temporal=true"],
 }
 
 
@@ -207,6 +213,31 @@ def report_adasgn(ds: str, seed: int) -> None:
               f"GMACs {rows[-1]['test_gmacs']:.4f}"
               + (f"   usage {' '.join(f'{k} {100 * v:.0f}' for k, v in rows[-1].get('val_usage', {}).items())}"
                  if d.name.startswith("adasgn") else ""))
+
+
+def forced_branches(ds: str, seed: int) -> None:
+    """Each trained AdaSGN of the pilot with its decisions forced onto one branch for every frame:
+    inner-test top-1 % per branch, through the model's own shared temporal module and head.
+    A branch the shared module never learnt is near chance here."""
+    root = OUT / f"{ds}-ada-s{seed}"
+    print(f"\nAdaSGN pilot on the inner split of {ds} (seed {seed}): inner-test top-1 % with every "
+          "frame forced onto one branch (the selected checkpoint), and with the policy deciding")
+    for d in sorted(p.parent for p in root.glob("adasgn_*/test.json")):
+        run = load_run(d / "checkpoints" / "best.pt")
+        data = load_data(run.cfg)
+        model = run.model.eval()
+        keys = ["policy", *range(model.num_choices)]
+        hits = dict.fromkeys(keys, 0)
+        total = 0
+        with torch.inference_mode():
+            for x, y, _ in data.loader("test"):
+                total += len(y)
+                for k in keys:
+                    logits, _ = model(x) if k == "policy" else model(x, decisions=k)
+                    hits[k] += int((logits.argmax(1) == y).sum())
+        names = ["policy", *model.choice_names]
+        print(f"  {d.name:22s} " + "  ".join(f"{n} {100 * hits[k] / max(total, 1):5.1f}"
+                                             for n, k in zip(names, keys)))
 
 
 def curves(run_dir: Path) -> list[dict]:
@@ -292,7 +323,7 @@ def report(sets, variants, seeds, as_json: bool) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["run", "report", "adasgn", "report-adasgn"])
+    ap.add_argument("what", choices=["run", "report", "adasgn", "report-adasgn", "forced"])
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
@@ -311,6 +342,9 @@ def main() -> None:
     elif a.what == "report-adasgn":
         for ds in a.sets:
             report_adasgn(ds, a.seeds[0])
+    elif a.what == "forced":
+        for ds in a.sets:
+            forced_branches(ds, a.seeds[0])
     else:
         report(a.sets, a.variants, a.seeds, a.json)
 
