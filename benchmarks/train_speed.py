@@ -23,7 +23,6 @@ import json
 import os
 import statistics
 import time
-from contextlib import nullcontext
 
 import torch
 
@@ -37,6 +36,7 @@ def build(name: str):
 
 
 def make_step(model, name: str, amp: str = "none"):
+    from adasgn.engine.evaluate import autocast
     from adasgn.models.losses import build_criterion
 
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -44,7 +44,7 @@ def make_step(model, name: str, amp: str = "none"):
     model.set_epoch(10)
 
     def step(x, y):
-        with (torch.autocast("cpu", dtype=torch.bfloat16) if amp == "bf16" else nullcontext()):
+        with autocast(torch.device("cpu"), amp):  # what train.amp does
             logits, info = model(x)  # training mode: AdaSGN runs masked
             loss, _ = criterion(logits.float(), info, y, 10)
         opt.zero_grad(set_to_none=True)

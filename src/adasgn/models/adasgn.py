@@ -377,11 +377,16 @@ class AdaSGN(SkeletonModel):
             stamp = sum(x._version for x in tensors)
         except RuntimeError:  # e.g. tensors created in inference mode carry no version
             return None
-        with torch.inference_mode(False), torch.no_grad():
-            kernels = [FrameSpatial(self.spatials[a], self.transforms[a].matrix)
-                       for a in range(self.num_choices)]
+        kernels = self.fold_branches()
         self._folded = (tensors, stamp, kernels)
         return kernels
+
+    def fold_branches(self) -> list[FrameSpatial]:
+        """Every branch as a folded kernel, from the current weights (a snapshot: the streamer
+        keeps its own; :meth:`folded_branches` caches one for the offline forward)."""
+        with torch.inference_mode(False), torch.no_grad():
+            return [FrameSpatial(self.spatials[a], self.transforms[a].matrix)
+                    for a in range(self.num_choices)]
 
     def _apply(self, fn, *args, **kwargs):
         self._folded = None  # new tensors (device / dtype): fold again when next needed
@@ -536,9 +541,7 @@ class AdaSGNStreamer(WindowStreamer):
     until the next frame arrives). ``fuse`` sums every branch (each cached per frame)."""
 
     def __init__(self, model: AdaSGN):
-        branches = [FrameSpatial(model.spatials[a], model.transforms[a].matrix)
-                    for a in range(model.num_choices)]
-        super().__init__(branches, WindowTemporal(model.temporal, model.head),
+        super().__init__(model.fold_branches(), WindowTemporal(model.temporal, model.head),
                          model.cfg.skip_empty_persons)
         self.model = model
         # the tconv policy is one linear convolution: run as a matmul on the window (eval)
