@@ -246,7 +246,8 @@ def run_sfinge(args) -> dict:
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     summary.update(protocol={"folds": folds, "window": WINDOW, "fps": FPS, "margin": MARGIN,
                              "gap": GAP, "background_windows": [BG_LEN, BG_STEP], "grid": GRID,
-                             "epochs": args.epochs, "single_epochs": args.single_epochs})
+                             "epochs": args.epochs, "single_epochs": args.single_epochs,
+                             "sgn_epochs": args.sgn_epochs})
     run_folds = args.fold if args.fold is not None else list(range(args.folds))
     for k in run_folds:
         test_ids = folds[k]
@@ -261,6 +262,8 @@ def run_sfinge(args) -> dict:
                 f"train.milestones=[{int(m * 0.6)},{int(m * 0.85)}]",
                 f"recipe.single_epochs={args.single_epochs}",
                 f"recipe.single_milestones=[{int(args.single_epochs * 0.7)}]",
+                f"recipe.sgn_epochs={args.sgn_epochs}",
+                f"recipe.sgn_milestones=[{int(args.sgn_epochs * 0.7)}]",
                 f"recipe.transform_freeze={max(1, args.single_epochs // 3)}",
                 f"recipe.freeze_epochs={max(1, m // 4)}", "recipe.sgn_as_full_big=true"], out)
         for model in args.models:
@@ -396,6 +399,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--single-epochs", type=int, default=12)
+    p.add_argument("--sgn-epochs", type=int, default=12, help="SGN (x0.1 at 70 %%)")
     p.add_argument("--models", nargs="*", default=["sgn", "adasgn"])
     p.add_argument("--no-train", action="store_true", help="score the finished models only")
     p = sub.add_parser("msr")

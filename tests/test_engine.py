@@ -11,7 +11,7 @@ import torch
 from adasgn.engine.checkpoint import load_checkpoint
 from adasgn.engine.config import ConfigError, load_config
 from adasgn.engine.evaluate import autocast
-from adasgn.engine.recipe import run_sweep
+from adasgn.engine.recipe import run_recipe, run_sweep
 from adasgn.models.losses import label_smoothing_cross_entropy
 
 from helpers import tiny_pkl
@@ -291,6 +291,23 @@ def test_sweep_without_sgn_still_trains_the_singles(tmp_path):
     assert {"adasgn", "adasgn_a2"} <= set(results)
     for stage in (*singles, "adasgn_a2"):
         assert (tmp_path / "runs" / "sw" / stage / "test.json").is_file()
+
+
+def test_the_recipe_gives_sgn_its_own_schedule(tmp_path):
+    """recipe.sgn_epochs: SGN (here reused as the big full single) trains longer than the singles."""
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=48)
+    cfg = load_config(str(ROOT / "configs" / "base.yaml"),
+                      [*_args(pkl, tmp_path / "runs", "own", epochs=1), "recipe.sgn_epochs=2",
+                       "recipe.sgn_milestones=[1]", "recipe.single_epochs=1",
+                       "recipe.sgn_as_full_big=true", "recipe.freeze_epochs=0",
+                       "recipe.transform_freeze=0", "model.name=adasgn"])
+    run_recipe(cfg, progress=False)
+
+    def epochs(stage):
+        return len((tmp_path / "runs" / "own" / stage / "metrics.jsonl").read_text().splitlines())
+
+    assert epochs("sgn") == 2
+    assert epochs("single_small1") == 1 and epochs("adasgn") == 1
 
 
 def test_bf16_autocast_training_on_the_cpu(tmp_path):

@@ -107,6 +107,8 @@ class RecipeConfig:
 
     single_epochs: int | None = None  # None = train.epochs
     single_milestones: list | None = None  # None = train.milestones
+    sgn_epochs: int | None = None  # the SGN stage; None = single_epochs
+    sgn_milestones: list | None = None  # None = single_milestones
     transform_freeze: int = 30  # singles: aggregation matrix frozen for the first E epochs
     freeze_epochs: int = 30  # AdaSGN: pretrained spatial modules + matrices frozen for E epochs
     with_sgn: bool = True  # also train plain SGN (the baseline row / point)

@@ -81,9 +81,11 @@ def run_recipe(cfg: Config, progress: bool = True, layout: Layout | None = None)
     layout = layout or run_layout(cfg)
     results = {}
     if cfg.recipe.with_sgn:
+        rc = cfg.recipe
         results["sgn"] = _stage(cfg, "sgn", progress, model__name="sgn", model__size="big", model__options={},
-                                train__epochs=cfg.recipe.single_epochs or cfg.train.epochs,
-                                train__milestones=list(cfg.recipe.single_milestones or cfg.train.milestones))
+                                train__epochs=rc.sgn_epochs or rc.single_epochs or cfg.train.epochs,
+                                train__milestones=list(rc.sgn_milestones or rc.single_milestones
+                                                       or cfg.train.milestones))
     singles = run_singles(cfg, progress, layout)
     for stage, _, _ in single_stages(cfg, layout):
         results[stage] = json.loads((cfg.run_dir / stage / "test.json").read_text())
