@@ -109,3 +109,29 @@ def test_stream_a_real_sequence(shared_data, tmp_path):
     assert live.stride == 2 and live.fps == 20.0 and len(ups) == (80 - 39 + 1) // 2
     assert ups[0].frame == 38 and ups[0].timestamp == pytest.approx(38 / 20)
     assert ups[-1].name in CLASS_NAMES["sfinge3d_bg"]
+
+
+def test_cli_stream_on_a_real_sequence_file(shared_data, tmp_path, capsys):
+    """`adasgn stream CKPT Sequences/<n>.txt`: the SFINGE3D file read by its own reader and
+    normalised as `adasgn prepare sfinge3d` does (palm of the first frame at the origin)."""
+    raw = shared_data / "sfinge3d"
+    if not raw.is_dir():
+        pytest.skip("sfinge3d not in the shared data")
+    from adasgn.data.inputs import read_input
+
+    seq = raw / "Sequences" / "3.txt"
+    inp = read_input(seq)
+    t = len(read_sfinge3d(seq))
+    assert inp.kind == "sfinge3d" and inp.layout == "leap20" and inp.keypoint.shape == (1, t, 20, 3)
+    np.testing.assert_allclose(inp.keypoint[0, 0, 0], 0.0, atol=1e-6)  # palm origin
+    ck = make_checkpoint(tmp_path / "sf.pt", "adasgn", "sfinge3d_bg", overrides=["data.normalize=frame"])
+    assert main(["stream", str(ck), str(seq), "--json", "--window", "40"]) == 0
+    out, err = capsys.readouterr()
+    import json
+
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert len(lines) == (t - 1 - 38) // 2 + 1  # frames 38, 40, ...: stride 2
+    assert lines[0]["frame"] == 38 and lines[0]["prediction"] in CLASS_NAMES["sfinge3d_bg"]
+    assert f"{t} frames" in err and "0 skipped" in err
+    assert main(["stream", str(ck), str(seq), "--events", "--window", "40"]) == 0
+    assert "updates" in capsys.readouterr().err

@@ -424,3 +424,29 @@ def test_cli_stream_events(ckpts, tmp_path, capsys):
                      "--event-start", "0", "--event-end", "0", "--ignore", names]) == 0
     assert capsys.readouterr().out == ""
     assert cli_main(["stream", str(ckpts["sgn"]), str(path), "--events", "--ignore", "nope"]) == 2
+
+
+def test_cli_stream_plays_msr_files_back_to_back(shared_data, tmp_path, capsys):
+    """`adasgn stream CKPT f1 f2 f3`: segmented MSR Action3D sequences as one long stream (the
+    online check on body data); every frame of every file is pushed once, in order, and each
+    update names the file of its newest frame."""
+    raw = shared_data / "msr_action3d"
+    if not raw.is_dir():
+        pytest.skip("msr_action3d not in the shared data")
+    files = [raw / n for n in ("a01_s01_e01_skeleton3D.txt", "a05_s02_e02_skeleton3D.txt",
+                               "a12_s03_e01_skeleton3D.txt")]
+    lengths = [read_input(f).keypoint.shape[1] for f in files]
+    ck = make_checkpoint(tmp_path / "msr.pt", "adasgn", "msr", overrides=["data.normalize=frame"])
+    args = ["stream", str(ck), *map(str, files), "--json", "--window", "20"]
+    assert cli_main(args) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(x) for x in out.splitlines()]
+    total = sum(lengths)
+    assert len(lines) == total - 19 and f"{total} frames" in err
+    assert f"{files[1].name} {lengths[0]}" in err and f"{files[2].name} {lengths[0] + lengths[1]}" in err
+    by_file = {}
+    for x in lines:
+        by_file.setdefault(x["source_file"], []).append(x["source_frame"])
+    assert by_file[files[1].name][0] == lengths[0] and by_file[files[2].name][-1] == total - 1
+    assert cli_main(["stream", str(ck), str(files[0]), "-"]) == 2
+    assert "cannot be combined" in capsys.readouterr().err

@@ -23,8 +23,11 @@ BACKGROUND_NAMES = ("no gesture", "background", "no action", "none")
 
 HELP = """Run a trained checkpoint on a stream of skeleton frames and print one line per update
 (label, probability, latency). SOURCE: a long sequence file (any input `adasgn predict` reads: NTU
-.skeleton, MSR, SHREC'17 skeletons_world.txt, pyskl .pkl with --name/--index; a .npy is read
-time-major, (T, V, C) or (T, M, V, C)), or `-` for JSON lines on stdin, one frame per line: a
+.skeleton, MSR, SHREC'17 skeletons_world.txt, SFINGE3D .txt, pyskl .pkl with --name/--index; a
+.npy is read time-major, (T, V, C) or (T, M, V, C)); several files are played back to back as one
+stream (e.g. segmented MSR Action3D sequences: the file boundaries are the true cut points, listed
+on stderr; with --json each update names the file of its newest frame); or `-` for JSON lines on
+stdin, one frame per line: a
 nested list (V, C) or (M, V, C), or an object {"frame": [...], "timestamp": seconds}. The window
 (--window frames or --seconds, default from the checkpoint's dataset) is sampled to the model's
 20 frames at a fixed stride; every frame's features are computed once (docs/streaming.md). Bad
@@ -37,7 +40,8 @@ instead (start / end lines with the label, from the EventDetector: --event-start
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stream", help="live recognition on a frame stream", description=HELP)
     p.add_argument("checkpoint", help="a .pt checkpoint written by `adasgn train`")
-    p.add_argument("source", help="a sequence file, or - for JSON lines on stdin")
+    p.add_argument("source", nargs="+",
+                   help="a sequence file (several: played back to back), or - for JSON lines on stdin")
     p.add_argument("--json", action="store_true", help="one JSON object per update")
     p.add_argument("--window", type=int, default=None, metavar="FRAMES",
                    help="window in raw frames (default: from the checkpoint's dataset)")
@@ -124,9 +128,18 @@ def _file_frames(rec: Recognizer, source: str, name: str | None,
     return np.ascontiguousarray(inp.keypoint.transpose(1, 0, 2, 3))  # (T, M, V, C)
 
 
-def _frames(args: argparse.Namespace, rec: Recognizer,
-            fps: float) -> Iterator[tuple[int, object, float | None]]:
-    """(line / frame number, frame or an exception to report, timestamp)."""
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    """Files of (T, V, C) or (T, M, V, C) frames -> one (T, M, V, C) stream (person slots padded
+    with zeros to the most any file has)."""
+    parts = [p[:, None] if p.ndim == 3 else p for p in parts]
+    m = max(p.shape[1] for p in parts)
+    return np.concatenate([np.pad(p, ((0, 0), (0, m - p.shape[1]), (0, 0), (0, 0))) for p in parts])
+
+
+def _frames(args: argparse.Namespace, rec: Recognizer, fps: float,
+            starts: list[tuple[int, str]]) -> Iterator[tuple[int, object, float | None]]:
+    """(line / frame number, frame or an exception to report, timestamp); ``starts`` gets each
+    file's first frame number and name."""
     if args.source == "-":
         for n, line in enumerate(sys.stdin, 1):
             if not line.strip():
@@ -138,7 +151,15 @@ def _frames(args: argparse.Namespace, rec: Recognizer,
                 continue
             yield n, frame, ts
         return
-    frames = _file_frames(rec, args.source, args.name, args.index)
+    parts = [_file_frames(rec, src, args.name, args.index) for src in args.source]
+    n = 0
+    for src, part in zip(args.source, parts):
+        starts.append((n, Path(src).name))
+        n += len(part)
+    frames = parts[0] if len(parts) == 1 else _concat(parts)
+    if len(parts) > 1:
+        print("adasgn stream: " + f"{len(parts)} files back to back, first frames: "
+              + ", ".join(f"{name} {i}" for i, name in starts), file=sys.stderr)
     start = time.perf_counter()
     for i in range(len(frames)):
         if args.realtime:
@@ -149,6 +170,10 @@ def _frames(args: argparse.Namespace, rec: Recognizer,
 
 
 def run(args: argparse.Namespace) -> int:
+    if "-" in args.source:
+        if len(args.source) > 1:
+            raise UserError("`-` (frames on stdin) cannot be combined with files")
+        args.source = "-"
     rec = recognizer_from_args(args)
     try:
         topk = args.topk
@@ -165,8 +190,9 @@ def run(args: argparse.Namespace) -> int:
     what = "line" if args.source == "-" else "frame"
     last_t = None
     latencies = []
+    starts: list[tuple[int, str]] = []  # (first frame, file name) of each file
     try:
-        for n, frame, ts in _frames(args, rec, live.fps):
+        for n, frame, ts in _frames(args, rec, live.fps, starts):
             if isinstance(frame, Exception):
                 print(f"adasgn stream: {what} {n} skipped: {frame}", file=sys.stderr)
                 live.skipped += 1
@@ -185,7 +211,10 @@ def run(args: argparse.Namespace) -> int:
                     print(_event_line(ev, n, what, args.json), flush=True)
                 continue
             if args.json:
-                print(json.dumps({**up.to_dict(), "source_" + what: n}), flush=True)
+                extra = {"source_" + what: n}
+                if len(starts) > 1:
+                    extra["source_file"] = next(name for i, name in reversed(starts) if i <= n)
+                print(json.dumps({**up.to_dict(), **extra}), flush=True)
             else:
                 print(f"{what} {n}: {up}", flush=True)
     except BrokenPipeError:  # the reader went away (| head): stop quietly

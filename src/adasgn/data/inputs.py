@@ -8,6 +8,9 @@ Accepted (``read_input(source)``):
   zero frames dropped, centred on the spine); layout ``msr20``;
 * a SHREC'17 / DHG ``skeletons_world.txt`` (:func:`~adasgn.data.prepare.shrec_normalise`);
   layout ``shrec22``;
+* a SFINGE3D gesture or long sequence ``.txt`` (140 values a line, ``,`` or ``;`` between them:
+  :func:`~adasgn.data.readers.read_sfinge3d`), normalised as ``adasgn prepare sfinge3d`` does;
+  layout ``leap20``;
 * a ``.npy`` array of shape (T, V, C) or (M, T, V, C) (or the official NTU ``txt2npy`` dict with
   ``skel_body0`` ...), a NumPy array / torch tensor of those shapes -- taken as already
   preprocessed like the training pkl (arrays are not re-centred; the NTU dict is);
@@ -32,14 +35,15 @@ import torch
 
 from ..errors import DataError
 from .pkl import UnsafePickleError, load_pkl, safe_load
-from .prepare import ntu_centre, process_msr_file, process_ntu_file, shrec_normalise
-from .readers import read_shrec
+from .prepare import (SFINGE3D_NORMALISE, ntu_centre, process_msr_file, process_ntu_file,
+                      shrec_normalise)
+from .readers import SFINGE_JOINTS, SFINGE_VALUES, read_sfinge3d, read_shrec
 
 __all__ = ["FORMAT_TEXT", "InputMismatchError", "SkeletonInput", "read_input"]
 
 _MSR_NAME = re.compile(r"a\d{2}_s\d{2}_e\d{2}_skeleton3D\.txt$")
 FORMAT_TEXT = {"ntu": "NTU RGB+D .skeleton", "msr": "MSR Action3D",
-               "shrec": "SHREC'17 skeletons_world"}
+               "shrec": "SHREC'17 skeletons_world", "sfinge3d": "SFINGE3D"}
 
 
 class InputMismatchError(ValueError):
@@ -53,7 +57,7 @@ class SkeletonInput:
     keypoint: np.ndarray
     source: str
     layout: str | None = None  # known layout of the input (from the file format / pkl meta)
-    kind: str = "array"  # ntu | msr | shrec | npy | array | pkl | entry
+    kind: str = "array"  # ntu | msr | shrec | sfinge3d | npy | array | pkl | entry
     label: int | None = None
 
 
@@ -62,12 +66,16 @@ class SkeletonInput:
 
 
 def _sniff_text(path: str) -> str | None:
-    """'msr' (4 values a line) or 'shrec' (66 values a line) from the first line of a text file."""
+    """'msr' (4 values a line), 'shrec' (66 values a line) or 'sfinge3d' (140 values a line,
+    separated by ``,`` or ``;``) from the first line of a text file."""
     try:
         with open(path, "rb") as fh:
             first = fh.readline(1 << 16)
     except OSError:
         return None
+    seps = first.replace(b",", b";").strip().rstrip(b";").split(b";")
+    if len(seps) == SFINGE_JOINTS * SFINGE_VALUES:
+        return "sfinge3d"
     n = len(first.split())
     return {4: "msr", 66: "shrec"}.get(n)
 
@@ -90,11 +98,11 @@ def _file_kind(path: Path) -> str:
         if kind:
             return kind
         raise DataError(f"{path}: unrecognised text file: expected an MSR Action3D file "
-                        "(4 values a line: x y z confidence) or a SHREC'17 skeletons_world.txt "
-                        "(66 values a line)")
+                        "(4 values a line: x y z confidence), a SHREC'17 skeletons_world.txt "
+                        "(66 values a line) or a SFINGE3D file (140 values a line)")
     raise DataError(f"{path}: unsupported input type; expected an NTU .skeleton, an MSR "
-                    "aXX_sYY_eZZ_skeleton3D.txt, a SHREC'17 skeletons_world.txt, a .npy or a "
-                    "pyskl .pkl")
+                    "aXX_sYY_eZZ_skeleton3D.txt, a SHREC'17 skeletons_world.txt, a SFINGE3D "
+                    ".txt, a .npy or a pyskl .pkl")
 
 
 def read_input(source: Any, *, name: str | None = None, index: int | None = None) -> SkeletonInput:
@@ -127,6 +135,9 @@ def read_input(source: Any, *, name: str | None = None, index: int | None = None
             msg = str(exc)
             raise DataError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
         return SkeletonInput(kp, src, "shrec22", kind)
+    if kind == "sfinge3d":
+        kp = SFINGE3D_NORMALISE.apply(read_sfinge3d(path)[None], "leap20", str(path))
+        return SkeletonInput(kp, src, "leap20", kind)
     if kind == "npy":
         return _from_npy(path)
     return _from_pkl(path, name, index)
