@@ -14,7 +14,8 @@ from ..inference import Recognizer
 from ..video import predict_video
 
 HELP = """Classify skeleton sequences with a trained checkpoint. INPUT: a raw NTU RGB+D .skeleton,
-an MSR Action3D aXX_sYY_eZZ_skeleton3D.txt, a SHREC'17 skeletons_world.txt, a .npy of shape
+an MSR Action3D aXX_sYY_eZZ_skeleton3D.txt, a SHREC'17 skeletons_world.txt, a SFINGE3D .txt
+(140 values a line), a .npy of shape
 (T, V, C) or (M, T, V, C), or a pyskl .pkl (with --name / --index when it holds several samples).
 Files are read and normalised exactly as `adasgn prepare` does, then go through the checkpoint's
 test-time pipeline. Prints, per input, the top-K classes with probabilities, the branch AdaSGN
