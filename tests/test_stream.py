@@ -311,8 +311,15 @@ def test_bench_stream_reports_the_figures(capsys):
         assert b["speedup_vs_window"] == pytest.approx(b["window_ms_p50"] / b["update_ms_p50"])
     assert len(rep["machine"]["loadavg_before"]) == 3
     assert cli_main(["bench", "--stream", "--json", "--threads", "1", "--stream-seconds",
-                     "0.05", "--stream-updates", "3"]) == 0
-    assert "stream" in json.loads(capsys.readouterr().out)
+                     "0.05", "--stream-updates", "3", "--pool", "1", "4"]) == 0
+    got = json.loads(capsys.readouterr().out)["stream"]
+    for name in ("sgn", "adasgn"):
+        pool = got[name]["pool"]
+        assert set(pool) == {"1", "4"} and pool["4"]["streams"] == 4
+        assert pool["4"]["streams_per_s"] == pytest.approx(4 / (pool["4"]["step_ms_p50"] / 1e3))
+    assert cli_main(["bench", "--stream", "--json", "--threads", "1", "--stream-seconds",
+                     "0.05", "--stream-updates", "3", "--no-pool"]) == 0
+    assert "pool" not in json.loads(capsys.readouterr().out)["stream"]["sgn"]
 
 
 def test_streaming_recognizer_from_checkpoint(ckpts):

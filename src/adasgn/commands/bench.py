@@ -21,8 +21,9 @@ machine (CPU, threads, torch, load average before/after). See docs/benchmarks.md
 --stream times live recognition instead (docs/streaming.md): per-update latency at batch 1 on
 the CPU of adasgn.stream (each frame's features computed once) against the model on the whole
 window at every update, same model and decisions (compared), SGN and AdaSGN, at 1 and 2 threads
-(--threads to choose); --json gives one object whose `stream` entry holds per model
-update_ms_p50, update_ms_p99, window_ms_p50 and speedup_vs_window."""
+(--threads to choose), and the throughput of N streams batched in one forward (--pool, default
+1 16 64); --json gives one object whose `stream` entry holds per model update_ms_p50,
+update_ms_p99, window_ms_p50, speedup_vs_window and `pool` (per N: streams_per_s, ms_per_update)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,9 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--stream: seconds of updates per model and thread count (default 3)")
     p.add_argument("--stream-updates", type=int, default=3000, metavar="N",
                    help="--stream: at most N timed updates per model and thread count")
-    p.add_argument("--pool", type=int, nargs="*", default=None, metavar="N",
-                   help="--stream: also the throughput of N streams batched in one forward "
-                        "(StreamPool), e.g. --pool 1 16 64")
+    p.add_argument("--pool", type=int, nargs="+", default=[1, 16, 64], metavar="N",
+                   help="--stream: the throughput of N streams batched in one forward "
+                        "(StreamPool; default 1 16 64)")
+    p.add_argument("--no-pool", action="store_true", help="--stream: skip the pool throughput")
     p.set_defaults(func=run)
 
 
@@ -97,7 +99,7 @@ def _run_stream(args: argparse.Namespace) -> int:
                                window=args.window, target_s=args.stream_seconds,
                                min_updates=min(30, args.stream_updates),
                                max_updates=args.stream_updates, seed=args.seed,
-                               pool_sizes=args.pool)
+                               pool_sizes=None if args.no_pool else args.pool)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise _user_error(exc) from None
     return _emit(rep, args.json, format_stream_bench)
