@@ -171,6 +171,9 @@ ADA_VARIANTS = {
     "branch_zero": ["model.options={policy_init: zero, branch_loss: 1.0}"],
     "temporal_branch": ["model.options={policy_init: random, branch_loss: 1.0}",
                         "adasgn.take_temporal=true"],
+    # the recipe's AdaSGN stage (temporal) under CPU bf16 autocast, from the same fp32 singles
+    "temporal_bf16": ["model.options={policy_init: random}", "adasgn.take_temporal=true",
+                      "train.amp=bf16"],
 }
 
 

@@ -314,6 +314,27 @@ def test_folded_kernels_follow_weight_changes_and_large_batches_use_the_modules(
     assert m._folded is not None
 
 
+def test_grouped_under_bf16_autocast_matches_masked():
+    """The evaluation of a `train.amp: bf16` run: grouped AdaSGN under CPU autocast (the module
+    path, beyond the folded kernels' batch limit) runs with mixed decisions and agrees with the
+    masked computation under the same autocast."""
+    torch.manual_seed(3)
+    m = randomize(AdaSGN(num_classes=10), seed=3).eval()
+    n = FOLDED_MAX_FRAMES // 20 + 2
+    x = torch.randn(n, 3, 20, 25, 1)
+    dec = torch.randint(6, (n, 1, 20), generator=torch.Generator().manual_seed(4))
+    dec[0] = 0  # S-1 on some frames: the policy's features reused
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        grouped, _ = m(x, mode="grouped", decisions=dec)
+        masked, _ = m(x, mode="masked", decisions=dec)
+        _, info = m(x, mode="grouped")  # the policy deciding
+    assert torch.isfinite(grouped).all() and info.decisions.unique().numel() > 1
+    assert (grouped.float() - masked.float()).abs().max() < 0.1  # bf16 rounding, not a bug
+    with torch.no_grad():
+        ref, _ = m(x, mode="grouped", decisions=dec)
+    assert (grouped.float() - ref).abs().max() < 0.25 * ref.abs().max()
+
+
 # ------------------------------------------------------------------ gradients
 
 

@@ -437,15 +437,17 @@ class AdaSGN(SkeletonModel):
             return out, dec, logits
 
         order = torch.argsort(flat, stable=True)  # frames grouped by choice, (F,)
+        out = None
         if f0 is not None and counts[0] > 0:
             out = f0.reshape(nf, -1).clone()  # frames choosing S-1 reuse the policy's features
-        else:
-            out = seq.new_empty(nf, SpatialModule.out_channels)
         start = 0
         for a, n_a in enumerate(counts):
             if n_a and not (a == 0 and f0 is not None):
                 idx = order.narrow(0, start, n_a)  # (F_a,) frames that chose a
-                out.index_copy_(0, idx, branch(a, idx))
+                part = branch(a, idx)  # (F_a, 256); under autocast its dtype is autocast's
+                if out is None:
+                    out = part.new_empty(nf, part.shape[-1])
+                out.index_copy_(0, idx, part.to(out.dtype))
             start += n_a
         return out.view(b, t, -1), dec, logits
 
