@@ -27,8 +27,8 @@ HELP = """Run a trained checkpoint on a stream of skeleton frames and print one 
 .npy is read time-major, (T, V, C) or (T, M, V, C)); several files are played back to back as one
 stream (e.g. segmented MSR Action3D sequences: the file boundaries are the true cut points, listed
 on stderr; with --json each update names the file of its newest frame); or `-` for JSON lines on
-stdin, one frame per line: a
-nested list (V, C) or (M, V, C), or an object {"frame": [...], "timestamp": seconds}. The window
+stdin, one frame per line: a nested list (V, C) or (M, V, C), or an object {"frame": [...],
+"timestamp": seconds}. The window
 (--window frames or --seconds, default from the checkpoint's dataset) is sampled to the model's
 20 frames at a fixed stride; every frame's features are computed once (docs/streaming.md). Bad
 frames (wrong joint count, NaN, no person, unparsable lines) are reported on stderr and skipped;
