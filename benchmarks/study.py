@@ -92,6 +92,11 @@ SETS = {
 STREAMS = ("joint", "bone", "velocity")
 
 
+# --amp -> (the runs' folder under --out, the suffix of its doc blocks / figures, its wording)
+PRECISIONS = {"bf16": ("study", "", "CPU bf16 autocast (`train.amp=bf16`)"),
+              "none": ("study-fp32", "_fp32", "float32")}
+
+
 def begin(ds: str, amp: str = "bf16") -> str:
     extra = "" if amp == "bf16" else f" --amp {amp}"
     return f"<!-- BEGIN GENERATED: benchmarks/study.py report {ds}{extra} -->"
@@ -100,12 +105,9 @@ def begin(ds: str, amp: str = "bf16") -> str:
 END = "<!-- END GENERATED -->"
 
 
-ROOTS = {"bf16": "study", "none": "study-fp32"}  # --amp -> the runs' folder under --out
-
-
 def _out(a) -> Path:
     out = Path(a.out)
-    return (out if out.is_absolute() else ROOT / out) / ROOTS[a.amp]
+    return (out if out.is_absolute() else ROOT / out) / PRECISIONS[a.amp][0]
 
 
 def sh(argv: list[str], log: Path) -> None:
@@ -227,10 +229,9 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
     full = get_layout(get_preset(ds).layout).num_joints
     seeds_done = sorted({r["seed"] for rs in joint.values() for r in rs if "seed" in r})
     summary: dict = {"set": ds, "seeds": seeds_done}
-    precision = ("CPU bf16 autocast (`train.amp=bf16`)" if a.amp == "bf16" else "float32")
     lines = [begin(ds, a.amp), "", f"Seeds finished: {seeds_done or 'none'}; mean ± sd over seeds; the test "
              "split evaluated once per run, with the checkpoint chosen on validation data carved "
-             f"from the training split; trained with {precision}.", ""]
+             f"from the training split; trained with {PRECISIONS[a.amp][2]}.", ""]
     if not joint:
         return lines + ["No finished run yet.", "", END], summary
     acc = {k: [100 * r["top1"] for r in v] for k, v in joint.items()}
@@ -301,8 +302,7 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
                if len(joint[k]) > 1 else 0.0, "n": len(joint[k]),
                **({"alpha": joint[k][0]["alpha"]} if joint[k][0].get("alpha") is not None else {})}
            for k in joint}
-    suffix = "" if a.amp == "bf16" else "_fp32"
-    png = tradeoff_plot(agg, ROOT / "docs" / "figures" / f"{ds}_tradeoff{suffix}.png",
+    png = tradeoff_plot(agg, ROOT / "docs" / "figures" / f"{ds}_tradeoff{PRECISIONS[a.amp][1]}.png",
                         title=f"{st.title}: accuracy vs compute (mean ± sd over seeds)")
     lines += ["", f"![{ds} trade-off]({png.relative_to(ROOT / 'docs').as_posix()})", "", END]
     return lines, summary
@@ -384,7 +384,7 @@ def main() -> None:
                    help="besides the recipe's own alpha (configs/small.yaml)")
     p.add_argument("--no-streams", dest="streams", action="store_false",
                    help="joint stream only (no bone / velocity recipes)")
-    p.add_argument("--amp", choices=list(ROOTS), default="bf16",
+    p.add_argument("--amp", choices=list(PRECISIONS), default="bf16",
                    help="training precision (default bf16: CPU autocast, 2.1x faster here with the "
                         "same inner-split accuracy; none = float32, runs in <out>/study-fp32)")
     p.add_argument("--out", default="runs")

@@ -570,7 +570,7 @@ def _pool_one(run: TrainedRun, n: int, frames: torch.Tensor, target_s: float,
     med = _pct(times, 50)
     # every stream gets one update per step: stream updates served per second
     return {"streams": n, "steps": len(times), "step_ms_p50": 1e3 * med,
-            "ms_per_update": 1e3 * med / n, "updates_per_s": n / med, "streams_per_s": n / med}
+            "ms_per_update": 1e3 * med / n, "streams_per_s": n / med}
 
 
 def run_stream_bench(threads: list[int] | None = None, checkpoint: str | None = None,
@@ -645,5 +645,5 @@ def format_stream_bench(rep: dict) -> str:
         for k, pr in r.get("pool", {}).items():
             lines.append(f"        pool of {k:>3} streams ({r['threads']} thread): "
                          f"{pr['ms_per_update']:.3f} ms per update, "
-                         f"{pr['updates_per_s']:.0f} updates/s")
+                         f"{pr['streams_per_s']:.0f} updates/s")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ Accepted (``read_input(source)``):
 * a SHREC'17 / DHG ``skeletons_world.txt`` (:func:`~adasgn.data.prepare.shrec_normalise`);
   layout ``shrec22``;
 * a SFINGE3D gesture or long sequence ``.txt`` (140 values a line, ``,`` or ``;`` between them:
-  :func:`~adasgn.data.readers.read_sfinge3d`), normalised as ``adasgn prepare sfinge3d`` does;
+  :func:`~adasgn.data.prepare.process_sfinge3d_file`, as ``adasgn prepare sfinge3d`` reads it);
   layout ``leap20``;
 * a ``.npy`` array of shape (T, V, C) or (M, T, V, C) (or the official NTU ``txt2npy`` dict with
   ``skel_body0`` ...), a NumPy array / torch tensor of those shapes -- taken as already
@@ -35,9 +35,9 @@ import torch
 
 from ..errors import DataError
 from .pkl import UnsafePickleError, load_pkl, safe_load
-from .prepare import (SFINGE3D_NORMALISE, ntu_centre, process_msr_file, process_ntu_file,
+from .prepare import (ntu_centre, process_msr_file, process_ntu_file, process_sfinge3d_file,
                       shrec_normalise)
-from .readers import SFINGE_JOINTS, SFINGE_VALUES, read_sfinge3d, read_shrec
+from .readers import SFINGE_JOINTS, SFINGE_VALUES, read_shrec, sfinge3d_tokens
 
 __all__ = ["FORMAT_TEXT", "InputMismatchError", "SkeletonInput", "read_input"]
 
@@ -73,8 +73,7 @@ def _sniff_text(path: str) -> str | None:
             first = fh.readline(1 << 16)
     except OSError:
         return None
-    seps = first.replace(b",", b";").strip().rstrip(b";").split(b";")
-    if len(seps) == SFINGE_JOINTS * SFINGE_VALUES:
+    if len(sfinge3d_tokens(first)) == SFINGE_JOINTS * SFINGE_VALUES:
         return "sfinge3d"
     n = len(first.split())
     return {4: "msr", 66: "shrec"}.get(n)
@@ -136,8 +135,7 @@ def read_input(source: Any, *, name: str | None = None, index: int | None = None
             raise DataError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
         return SkeletonInput(kp, src, "shrec22", kind)
     if kind == "sfinge3d":
-        kp = SFINGE3D_NORMALISE.apply(read_sfinge3d(path)[None], "leap20", str(path))
-        return SkeletonInput(kp, src, "leap20", kind)
+        return SkeletonInput(process_sfinge3d_file(path), src, "leap20", kind)
     if kind == "npy":
         return _from_npy(path)
     return _from_pkl(path, name, index)

@@ -69,6 +69,7 @@ __all__ = [
     "prepare_penn",
     "prepare_sfinge3d",
     "SFINGE3D_NORMALISE",
+    "process_sfinge3d_file",
     "Normalise",
     "FPHA_NORMALISE",
     "UTD_NORMALISE",
@@ -1019,10 +1020,15 @@ def sfinge3d_file_split(names_by_class: dict[int, list[str]], seed: int = SFINGE
     return test
 
 
+def process_sfinge3d_file(path: str | os.PathLike) -> np.ndarray:
+    """Read one SFINGE3D gesture / sequence file, normalise (:data:`SFINGE3D_NORMALISE`) ->
+    (1, T, 20, 3) float32."""
+    return SFINGE3D_NORMALISE.apply(read_sfinge3d(path)[None], "leap20", os.fspath(path))
+
+
 def _sfinge_job(task: tuple) -> tuple:
-    path, name, label, norm = task
-    return _safe(lambda: (name, label, None, norm.apply(read_sfinge3d(path)[None], "leap20", path)),
-                 name)
+    path, name, label = task
+    return _safe(lambda: (name, label, None, process_sfinge3d_file(path)), name)
 
 
 def prepare_sfinge3d(raw: str | os.PathLike, out: str | os.PathLike, workers: int | None = None,
@@ -1057,7 +1063,7 @@ def prepare_sfinge3d(raw: str | os.PathLike, out: str | os.PathLike, workers: in
             rejects.append(Reject(name + ".txt", f"class folder {folder} is not one of 1..13",
                                   "unknown class"))
             continue
-        tasks.append((str(p), name, int(folder) - 1, SFINGE3D_NORMALISE))
+        tasks.append((str(p), name, int(folder) - 1))
     results = _map(_sfinge_job, tasks, workers, progress, "prepare sfinge3d")
     samples = []
     by_class: dict[int, list[str]] = {}

@@ -47,6 +47,7 @@ __all__ = [
     "read_fpha",
     "read_sfinge3d",
     "read_sfinge3d_gt",
+    "sfinge3d_tokens",
     "SfingeGesture",
     "read_mat",
     "read_utd",
@@ -620,6 +621,11 @@ SFINGE_JOINTS = 20
 SFINGE_VALUES = 7  # position (x, y, z) + orientation quaternion (x, y, z, w)
 
 
+def sfinge3d_tokens(line: bytes) -> list[bytes]:
+    """The numbers of one SFINGE3D line (``;`` or ``,`` between them, a trailing one allowed)."""
+    return line.replace(b",", b";").strip().rstrip(b";").split(b";")
+
+
 def read_sfinge3d(path: str | os.PathLike, quaternions: bool = False) -> np.ndarray:
     """Read a SFINGE3D gesture (``Dictionary/<class>/<n>.txt``) or long sequence
     (``Sequences/<n>.txt``) -> float32 (T, 20, 3) positions, or (T, 20, 7) with the joints'
@@ -636,7 +642,7 @@ def read_sfinge3d(path: str | os.PathLike, quaternions: bool = False) -> np.ndar
     ncols = SFINGE_JOINTS * SFINGE_VALUES
     rows = []
     for i, line in enumerate(lines):
-        toks = line.replace(b",", b";").strip().rstrip(b";").split(b";")
+        toks = sfinge3d_tokens(line)
         if toks == [b""]:
             raise _fail(path, f"line {i + 1}: blank line inside the data")
         if len(toks) != ncols:
