@@ -6,6 +6,7 @@
     python benchmarks/recipe_pilot.py report [--json]
     python benchmarks/recipe_pilot.py adasgn --sets msr [--ada-variants a16 ...]  # the AdaSGN stage, per variant
     python benchmarks/recipe_pilot.py report-adasgn --sets msr
+    python benchmarks/recipe_pilot.py select-adasgn   # which epoch to keep after unfreezing
     python benchmarks/recipe_pilot.py forced --sets msr   # each AdaSGN forced onto one branch
 
 Every decision of ``configs/small.yaml`` -- which augmentations are on, which epoch is kept --
@@ -218,6 +219,35 @@ def report_adasgn(ds: str, seed: int) -> None:
                  if d.name.startswith("adasgn") else ""))
 
 
+def select_adasgn(sets, seed: int, decay: int = 30) -> None:
+    """Which epoch to keep after unfreezing (``adasgn.select_after_decay``): the lowest validation
+    loss from the end of the frozen phase, against the same rule from the first LR decay
+    (``decay``, the recipe's first milestone) and the last epoch, replayed on every finished run
+    of the AdaSGN pilot and scored on its inner-test curve."""
+    print(f"\nSelection after unfreezing, replayed on the AdaSGN pilot runs (seed {seed}): inner-test "
+          f"top-1 % (GMACs, epoch kept) with select=loss from the frozen phase's end, from epoch "
+          f"{decay} (the first LR decay), and the last epoch")
+    gains: dict = {"adasgn": [], "single": []}
+    for ds in sets:
+        for d in sorted(p.parent for p in (OUT / f"{ds}-ada-s{seed}").glob("*/test.json")):
+            rows = curves(d)
+            by_epoch = {r["epoch"]: r for r in rows}
+            start = json.loads((d / "test.json").read_text()).get("selectable_from", 0)
+            picks = [replay([r for r in rows if r["epoch"] >= start], "loss"),
+                     replay([r for r in rows if r["epoch"] >= max(start, decay)], "loss"),
+                     rows[-1]["epoch"]]
+            acc = [100 * by_epoch[e]["test_top1"] for e in picks]
+            gains["adasgn" if d.name.startswith("adasgn") else "single"].append(acc[1] - acc[0])
+            print(f"  {ds:8s} {d.name:24s} " + "   ".join(
+                f"{a:6.2f} ({by_epoch[e].get('test_gmacs', float('nan')):.4f}, e{e})"
+                for a, e in zip(acc, picks)))
+    for kind, g in gains.items():
+        if g:
+            print(f"  {kind}: from epoch {decay} minus from the frozen phase's end, over {len(g)} runs: "
+                  f"mean {statistics.mean(g):+.2f} points, {sum(x > 0 for x in g)} better, "
+                  f"{sum(x < 0 for x in g)} worse")
+
+
 def forced_branches(ds: str, seed: int) -> None:
     """Each trained AdaSGN of the pilot with its decisions forced onto one branch for every frame:
     inner-test top-1 % per branch, through the model's own shared temporal module and head.
@@ -326,7 +356,8 @@ def report(sets, variants, seeds, as_json: bool) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["run", "report", "adasgn", "report-adasgn", "forced"])
+    ap.add_argument("what", choices=["run", "report", "adasgn", "report-adasgn", "select-adasgn",
+                                     "forced"])
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
@@ -345,6 +376,8 @@ def main() -> None:
     elif a.what == "report-adasgn":
         for ds in a.sets:
             report_adasgn(ds, a.seeds[0])
+    elif a.what == "select-adasgn":
+        select_adasgn(a.sets, a.seeds[0])
     elif a.what == "forced":
         for ds in a.sets:
             forced_branches(ds, a.seeds[0])

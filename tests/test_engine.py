@@ -279,6 +279,32 @@ def test_selection_rules(tmp_path):
     assert proc.returncode == 2 and "train.select must be one of" in proc.stderr
 
 
+def test_select_after_decay(tmp_path):
+    """adasgn.select_after_decay: AdaSGN keeps no epoch before the first LR decay (clamped to the
+    last epoch); a run saved under the old rule is not silently resumed under the new one."""
+    from adasgn.engine.config import load_config
+    from adasgn.engine.trainer import selectable_from
+
+    def first(*over):
+        return selectable_from(load_config(ROOT / "configs" / "base.yaml",
+                                           ["train.epochs=60", "train.milestones=[45,30]", *over]))
+
+    assert first("model.name=adasgn") == 0
+    assert first("model.name=adasgn", "adasgn.select_after_decay=true") == 30
+    assert first("model.name=sgn", "adasgn.select_after_decay=true") == 0  # AdaSGN only
+    assert first("model.name=adasgn", "adasgn.select_after_decay=true", "train.epochs=12") == 11
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=48)
+    out = tmp_path / "runs"
+    ada = ["model.name=adasgn", "train.select=loss", "train.milestones=[2]"]
+    _train(_args(pkl, out, "fresh", epochs=4, extra=[*ada, "adasgn.select_after_decay=true"]))
+    res = json.loads((out / "fresh" / "test.json").read_text())
+    assert res["selectable_from"] == 2 and res["selected_epoch"] >= 2
+    _train(_args(pkl, out, "old", epochs=2, extra=ada))  # best.pt at epoch 0 or 1
+    proc = _train(_args(pkl, out, "old", epochs=4, extra=[*ada, "adasgn.select_after_decay=true",
+                                                           "--resume"]), check=False)
+    assert proc.returncode == 2 and "before the first selectable epoch 2" in proc.stderr
+
+
 def test_sweep_without_sgn_still_trains_the_singles(tmp_path):
     pkl = tiny_pkl(tmp_path / "d.pkl", n=48)
     cfg = load_config(str(ROOT / "configs" / "base.yaml"),

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..errors import UserError
 from ..models.flops import count_params
 from ..models.losses import build_criterion
 from . import distributed as D
@@ -109,8 +110,7 @@ class Trainer:
             self.optimizer, milestones=list(cfg.train.milestones), gamma=cfg.train.gamma)
         self.start_epoch = 0
         self.best = {"metric": [-math.inf, -math.inf], "epoch": -1}
-        # the first epoch whose checkpoint may be selected: never inside the frozen phase
-        self.select_from = cfg.train.freeze_epochs if cfg.adasgn.pretrained else 0
+        self.select_from = selectable_from(cfg)
         if resume and (self.ckpt_dir / "last.pt").is_file():
             self._resume(self.ckpt_dir / "last.pt")
         self.ddp_model = self.model
@@ -145,6 +145,12 @@ class Trainer:
         self.best = dict(ck["best"])
         if not isinstance(self.best["metric"], (list, tuple)):  # checkpoints before train.select
             self.best["metric"] = [self.best["metric"], -math.inf]
+        if 0 <= self.best["epoch"] < self.select_from:
+            # saved under an earlier selection rule: the epochs since the new first selectable
+            # one were never compared, so the run cannot be continued as if it had had this rule
+            raise UserError(f"{path}: its best checkpoint (epoch {self.best['epoch']}) lies before "
+                              f"the first selectable epoch {self.select_from} of this config; "
+                              "start this run afresh (remove its directory) or keep the old rule")
         set_rng_state(ck["rng"])
         if D.is_main():
             print(f"resumed from {path} at epoch {self.start_epoch}", file=sys.stderr)
@@ -324,6 +330,16 @@ def cross_entropy(scores: np.ndarray, labels: np.ndarray) -> float:
     z = z - z.max(1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(1, keepdims=True))
     return float(-logp[np.arange(len(labels)), labels].mean())
+
+
+def selectable_from(cfg: Config) -> int:
+    """The first epoch whose checkpoint may be selected: never inside the frozen phase of a model
+    initialised from singles, and for AdaSGN with ``adasgn.select_after_decay`` not before the
+    first LR decay -- always at most the last epoch, so a short schedule still keeps one."""
+    start = cfg.train.freeze_epochs if cfg.adasgn.pretrained else 0
+    if cfg.model.name == "adasgn" and cfg.adasgn.select_after_decay and cfg.train.milestones:
+        start = max(start, int(min(cfg.train.milestones)))
+    return min(start, cfg.train.epochs - 1)
 
 
 def selection_key(rule: str, top1: float, loss: float, epoch: int) -> tuple[float, float]:
