@@ -43,3 +43,14 @@ def test_report_blocks_are_per_precision(tmp_path):
     text = doc.read_text()
     assert "old fp32" not in text and "trained with float32" in text
     assert text.count("No finished run yet") == 2
+
+
+def test_penn_target_adasgn_within_one_point_of_sgn():
+    st = study.SETS["penn"]
+    joint = {"adasgn": [{"alpha": 4.0}]}
+    for ada, verdict in ((96.5, "met"), (96.0, "NOT met")):
+        summary = {}
+        lines = study.targets(st, {"sgn": 97.38, "adasgn": ada}, {"sgn": 0.087, "adasgn": 0.06}, {},
+                              joint, {}, None, summary)
+        line = next(x for x in lines if "within 1 point of SGN:" in x)
+        assert line.endswith(f"-- {verdict}.") and summary["targets"]["within_sgn"] is (verdict == "met")
