@@ -219,11 +219,12 @@ def report_adasgn(ds: str, seed: int) -> None:
                  if d.name.startswith("adasgn") else ""))
 
 
-def select_adasgn(sets, seed: int, decay: int = 30) -> None:
+def select_adasgn(sets, seed: int) -> None:
     """Which epoch to keep after unfreezing (``adasgn.select_after_decay``): the lowest validation
-    loss from the end of the frozen phase, against the same rule from the first LR decay
-    (``decay``, the recipe's first milestone) and the last epoch, replayed on every finished run
-    of the AdaSGN pilot and scored on its inner-test curve."""
+    loss from the end of the frozen phase, against the same rule from the first LR decay of
+    ``configs/small.yaml`` and the last epoch, replayed on every finished run of the AdaSGN pilot
+    and scored on its inner-test curve."""
+    decay = min(load_config(str(ROOT / "configs" / "small.yaml")).train.milestones)
     print(f"\nSelection after unfreezing, replayed on the AdaSGN pilot runs (seed {seed}): inner-test "
           f"top-1 % (GMACs, epoch kept) with select=loss from the frozen phase's end, from epoch "
           f"{decay} (the first LR decay), and the last epoch")

@@ -99,7 +99,7 @@ class AdaConfig:
     loss_norm: str = "official"  # official (mean over the non-free choices) | paper (Eq. 12)
     pretrained: list = field(default_factory=list)  # six single checkpoints in choice order
     take_temporal: bool = False  # also load temporal module + classifier from the big full single
-    # no checkpoint selected before the first LR decay (train.milestones[0]): until then the
+    # no checkpoint selected before the first LR decay (min(train.milestones)): until then the
     # policy still moves at a high Gumbel temperature (docs/results.md, "The AdaSGN part")
     select_after_decay: bool = False
 

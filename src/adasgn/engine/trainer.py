@@ -149,8 +149,8 @@ class Trainer:
             # saved under an earlier selection rule: the epochs since the new first selectable
             # one were never compared, so the run cannot be continued as if it had had this rule
             raise UserError(f"{path}: its best checkpoint (epoch {self.best['epoch']}) lies before "
-                              f"the first selectable epoch {self.select_from} of this config; "
-                              "start this run afresh (remove its directory) or keep the old rule")
+                            f"the first selectable epoch {self.select_from} of this config; "
+                            "start this run afresh (remove its directory) or keep the old rule")
         set_rng_state(ck["rng"])
         if D.is_main():
             print(f"resumed from {path} at epoch {self.start_epoch}", file=sys.stderr)
