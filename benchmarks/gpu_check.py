@@ -14,6 +14,9 @@ Checks, each reported with what was measured:
 3. ``adasgn bench`` (SGN vs AdaSGN grouped vs masked) at batch 1, 64 and 1024 (``--quick``: 1, 8).
 4. A one-process DDP training step (NCCL on CUDA, gloo on the CPU) through
    ``DistributedDataParallel``.
+5. Resume: the random-number state saved in a checkpoint, loaded back onto this device (as the
+   trainer loads a checkpoint to resume), restores the same random stream. On CUDA this failed
+   until 2026-12-04 (``RNG state must be a torch.ByteTensor``: every resumed GPU run crashed).
 
 Exit code 0 when every check passes. The CPU path runs in CI so that the code stays covered;
 figures from a GPU go to docs/benchmarks.md with the device named.
@@ -26,6 +29,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -144,6 +148,21 @@ def check_ddp_step(dev: torch.device) -> dict:
         dist.destroy_process_group()
 
 
+def check_resume(dev: torch.device, tmp: Path) -> dict:
+    from adasgn.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+    torch.manual_seed(0)
+    path = tmp / "rng.pt"
+    save_checkpoint({"rng": rng_state()}, path)
+    want = torch.rand(4)
+    try:
+        set_rng_state(load_checkpoint(path, map_location=dev)["rng"])
+    except Exception as exc:  # noqa: BLE001 -- reported, not raised
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    got = torch.rand(4)
+    return {"ok": bool(torch.equal(want, got)), "same_stream": bool(torch.equal(want, got))}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small bench (CI on the CPU)")
@@ -158,8 +177,10 @@ def main(argv=None) -> int:
                      ("bench", lambda: check_bench(dev, a.quick)),
                      ("ddp_step", lambda: check_ddp_step(dev))):
         res[name] = fn()
+    with tempfile.TemporaryDirectory() as tmp:
+        res["resume"] = check_resume(dev, Path(tmp))
     res["ok"] = all(res[k]["ok"] for k in ("grouped_equals_masked", "bf16_training", "bench",
-                                           "ddp_step"))
+                                           "ddp_step", "resume"))
     res["seconds"] = time.perf_counter() - t0
     if a.json:
         print(json.dumps(res))
@@ -178,6 +199,8 @@ def main(argv=None) -> int:
         d = res["ddp_step"]
         print(f"DDP step ({d['backend']}): loss {d['loss']:.3f}, {d['parameters_updated']} "
               f"parameter tensors updated -> {d['ok']}")
+        r = res["resume"]
+        print(f"resume (RNG state loaded onto {dev}): {r.get('error') or 'same stream'} -> {r['ok']}")
         print(f"all ok: {res['ok']} ({res['seconds']:.1f} s)")
     return 0 if res["ok"] else 1
 

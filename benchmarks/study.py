@@ -4,7 +4,9 @@
 
     python benchmarks/study.py run    [--sets msr fpha utd_mhad penn] [--seeds 1 2 3] [--jobs 2]
                                       [--alphas 1 16] [--no-streams]
+                                      [--per-stage] [--device cuda]
     python benchmarks/study.py report [--sets ...] [--seeds 1 2 3] [--doc docs/results.md] [--json]
+    python benchmarks/study.py archive
 
 One driver for every dataset, all with the same small-data recipe (``configs/small.yaml``);
 per-dataset settings are only what the data dictates (layout, 2-D vs 3-D, persons, splits), in
@@ -24,8 +26,20 @@ trains in float32, in ``<out>/study-fp32/`` (the runs of seed 1 made before the 
 With ``--jobs N`` (default 2) the commands run N at a time with one torch thread each (on a
 2-core CPU two one-thread trainings do more work per hour than one two-thread training). Runs
 live in ``<out>/study/`` (git-ignored); each command's output goes to ``<name>.log`` there.
+``--per-stage`` runs every stage as its own command (``adasgn sweep ... --stages STAGE``): SGN
+and the six singles of every group at once, a group's AdaSGN stages as soon as its singles
+finished -- the way to fill a machine with many cores or a GPU (``--device cuda``;
+benchmarks/device_study.sh is the script the lent GPU ran).
 
-``report`` reads the finished runs' test.json / scores_test.npz, computes mean and standard
+Every finished stage is copied into the **archive** (``--archive``, default
+``benchmarks/results/study/<set>-<stream>-s<seed>/<stage>/``, committed): its test.json with the
+training minutes and the device added, and for SGN and the recipe's AdaSGN the test scores the
+three-stream fusion needs. Checkpoints stay in the runs folder, which does not outlive a
+session, so a group (one sweep / recipe) whose AdaSGN stages are missing is trained again whole
+(its singles too), never finished from other singles. ``archive`` copies what the runs folder
+has finished and the archive lacks; ``report`` does that first.
+
+``report`` reads the archive's test.json / scores_test.npz, computes mean and standard
 deviation over seeds, adds a 1-NN baseline (nearest training sequence, Euclidean distance between
 the evaluation pipeline's inputs), fuses the three streams with ``adasgn ensemble``'s function,
 checks the issue's targets, draws the accuracy-GMACs front per set and prints Markdown (paper
@@ -36,11 +50,13 @@ docs/results.md.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +72,7 @@ from adasgn.engine.config import load_config  # noqa: E402
 from adasgn.data.dataset import SkeletonDataset  # noqa: E402
 from adasgn.engine.data import load_data, run_pipeline  # noqa: E402
 from adasgn.engine.plots import tradeoff_plot  # noqa: E402
+from adasgn.engine.recipe import recipe_stages, sweep_stages  # noqa: E402
 from adasgn.skeleton import get_layout  # noqa: E402
 
 
@@ -95,7 +112,7 @@ STREAMS = ("joint", "bone", "velocity")
 
 
 # --amp -> (the runs' folder under --out, the suffix of its doc blocks / figures, its wording)
-PRECISIONS = {"bf16": ("study", "", "CPU bf16 autocast (`train.amp=bf16`)"),
+PRECISIONS = {"bf16": ("study", "", "bf16 autocast (`train.amp=bf16`)"),
               "none": ("study-fp32", "_fp32", "float32")}
 
 
@@ -125,24 +142,88 @@ def _pkl(ds: str) -> Path:
     return ROOT / "data" / f"{ds}.pkl"
 
 
-def jobs(a) -> list[tuple[str, list[str]]]:
+def _archive(a) -> Path:
+    root = Path(a.archive)
+    return (root if root.is_absolute() else ROOT / root) / PRECISIONS[a.amp][0]
+
+
+# scheduling order of the sets within a seed: the longest first (Penn's stages take the longest),
+# so that the last jobs to finish are short ones
+LONGEST_FIRST = ("penn", "fpha", "utd_mhad", "msr")
+ADA_STAGES = ("adasgn", "rand", "fuse")  # and adasgn_a<alpha>: the stages that need the singles
+
+
+@dataclass(order=True)
+class Job:
+    key: tuple
+    group: str = field(compare=False)  # <set>-<stream>-s<seed>: one sweep / recipe run folder
+    stage: str = field(compare=False)
+    argv: list = field(compare=False)
+
+
+def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
+    """(group, the sweep / recipe argv without --stages, its first-phase stages (SGN, singles),
+    its AdaSGN stages, its priority) for every (set, stream, seed) asked for and not in the
+    archive whole."""
     out = _out(a)
-    common = ["train.threads=1", f"train.amp={a.amp}", f"out_dir={out}", "--no-progress"]
+    common = ["train.threads=1", f"train.amp={a.amp}", f"out_dir={out}", *a.overrides, "--no-progress"]
+    if a.device:
+        common.insert(0, f"train.device={a.device}")
     todo = []
+    streams = STREAMS if a.streams else ("joint",)
     for seed in a.seeds:
         for ds in a.sets:
-            name = f"{ds}-joint-s{seed}"
-            todo.append((name, adasgn("sweep", SETS[ds].config, f"name={name}", f"train.seed={seed}",
-                                      f"data.path={_pkl(ds)}", *common, "--alphas", *map(str, a.alphas))))
-    if a.streams:
-        for seed in a.seeds:
-            for ds in a.sets:
-                for stream in ("bone", "velocity"):
-                    name = f"{ds}-{stream}-s{seed}"
-                    todo.append((name, adasgn("recipe", SETS[ds].config, f"name={name}",
-                                              f"data.stream={stream}", f"train.seed={seed}",
-                                              f"data.path={_pkl(ds)}", *common)))
-    return todo
+            cfg = load_config(ROOT / SETS[ds].config, [f"data.path={_pkl(ds)}"])
+            layout = get_layout(get_preset(ds).layout)
+            for stream in streams:
+                name = f"{ds}-{stream}-s{seed}"
+                base = [f"name={name}", f"train.seed={seed}", f"data.path={_pkl(ds)}", *common]
+                if stream == "joint":
+                    argv = adasgn("sweep", SETS[ds].config, *base, "--alphas", *map(str, a.alphas))
+                    stages = sweep_stages(cfg, list(a.alphas), True, layout)
+                else:
+                    argv = adasgn("recipe", SETS[ds].config, f"data.stream={stream}", *base)
+                    stages = recipe_stages(cfg, layout)
+                if all((_archive(a) / name / st / "test.json").is_file() for st in stages):
+                    continue  # archived whole: done, on whatever machine it ran
+                later = [st for st in stages if st.startswith(ADA_STAGES)]
+                first = [st for st in stages if st not in later]
+                prio = (stream != "joint", seed, LONGEST_FIRST.index(ds) if ds in LONGEST_FIRST else 9)
+                todo.append((name, argv, first, later, prio))
+    return sorted(todo, key=lambda g: g[4][:2])  # the joint stream first, then seed by seed
+
+
+def jobs(a) -> list[tuple[str, list[str]]]:
+    """One command per (set, stream, seed): the whole sweep / recipe in one process (what
+    ``--jobs`` runs at a time unless ``--per-stage``)."""
+    return [(name, argv) for name, argv, *_ in groups(a)]
+
+
+def archive_stage(run_dir: Path, dest: Path) -> None:
+    """Copy what the report needs of a finished stage into the committed archive: test.json
+    (with the training minutes and the device added) and, for SGN and the recipe's AdaSGN (the
+    three-stream fusion), scores_test.npz. Checkpoints stay in the runs folder."""
+    rep = json.loads((run_dir / "test.json").read_text())
+    rep["train_minutes"] = _minutes(run_dir)
+    env = run_dir / "env.json"
+    if env.is_file():
+        rep["device"] = json.loads(env.read_text()).get("device")
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "test.json").write_text(json.dumps(rep, indent=1))
+    if run_dir.name in ("sgn", "adasgn") and (run_dir / "scores_test.npz").is_file():
+        shutil.copy(run_dir / "scores_test.npz", dest / "scores_test.npz")
+
+
+def archive(a) -> int:
+    """Archive every finished stage under the runs folder that the archive lacks or has older."""
+    out, arch = _out(a), _archive(a)
+    n = 0
+    for p in sorted(out.glob("*/*/test.json")):
+        dest = arch / p.parent.parent.name / p.parent.name
+        if not (dest / "test.json").is_file() or (dest / "test.json").stat().st_mtime < p.stat().st_mtime:
+            archive_stage(p.parent, dest)
+            n += 1
+    return n
 
 
 def run(a) -> None:
@@ -152,12 +233,57 @@ def run(a) -> None:
                                   "--out", str(_pkl(ds)), "--no-progress"), check=True, cwd=ROOT)
     out = _out(a)
     out.mkdir(parents=True, exist_ok=True)
-    todo = jobs(a)
-    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        futures = [pool.submit(sh, argv, out / f"{name}.log") for name, argv in todo]
-    failed = [name for (name, _), fut in zip(todo, futures) if fut.exception() is not None]
+    if not a.per_stage:
+        todo = jobs(a)
+        with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+            futures = [pool.submit(sh, argv, out / f"{name}.log") for name, argv in todo]
+        failed = [name for (name, _), fut in zip(todo, futures) if fut.exception() is not None]
+    else:
+        failed = run_per_stage(a, out)
+    print(f"archived {archive(a)} stage(s) into {_archive(a)}", flush=True)
     if failed:
         sys.exit(f"failed: {', '.join(failed)} (see their logs in {out})")
+
+
+def run_per_stage(a, out: Path) -> list[str]:
+    """Every stage its own process, ``--jobs`` at a time: SGN and the singles of every group are
+    ready at once, a group's AdaSGN stages once its singles finished; joint stream first, then
+    seed by seed. Finished stages (test.json) are not started; each one is archived when done."""
+    ready: list[Job] = []
+    waiting = {}  # group -> (first-phase stages still to finish, its AdaSGN jobs)
+    failed = []
+    for name, argv, first, later, prio in groups(a):
+        def job(stage, phase):
+            return Job((*prio, -phase, stage), name, stage, argv + ["--stages", stage])
+        todo_first = [st for st in first if not (out / name / st / "test.json").is_file()]
+        todo_later = [job(st, 1) for st in later if not (out / name / st / "test.json").is_file()]
+        ready += [job(st, 0) for st in todo_first]
+        if todo_first:
+            waiting[name] = (set(todo_first), todo_later)
+        else:
+            ready += todo_later
+    heapq.heapify(ready)
+    running = {}
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        while ready or running:
+            while ready and len(running) < a.jobs:
+                j = heapq.heappop(ready)
+                running[pool.submit(sh, j.argv, out / f"{j.group}.{j.stage}.log")] = j
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                j = running.pop(fut)
+                if fut.exception() is not None:
+                    failed.append(f"{j.group}/{j.stage}")
+                    waiting.pop(j.group, None)  # its AdaSGN stages cannot start
+                    continue
+                archive_stage(out / j.group / j.stage, _archive(a) / j.group / j.stage)
+                if j.group in waiting:
+                    left, later = waiting[j.group]
+                    left.discard(j.stage)
+                    if not left:
+                        for x in waiting.pop(j.group)[1]:
+                            heapq.heappush(ready, x)
+    return failed
 
 
 # ------------------------------------------------------------------------------------- report
@@ -172,6 +298,24 @@ def _load(out: Path, ds: str, stream: str, seeds) -> dict:
             r["_dir"] = str(p.parent)
             res.setdefault(p.parent.name, []).append(r)
     return res
+
+
+def _device(r: dict) -> str:
+    """Where a run trained: "GPU" or "CPU" (older archives: not recorded)."""
+    d = str(r.get("device") or "")
+    return "GPU" if d.startswith("cuda") else "CPU" if d == "cpu" else "an unrecorded device"
+
+
+def _devices(streams: dict) -> str:
+    n: dict = {}
+    for v in streams.values():
+        for rs in v.values():
+            for r in rs:
+                n[_device(r)] = n.get(_device(r), 0) + 1
+    if not n:
+        return ""
+    return ", " + " and ".join(f"{c} runs on the {d}" if d in ("GPU", "CPU") else f"{c} on {d}"
+                               for d, c in sorted(n.items()))
 
 
 def _ms(values, digits: int = 2) -> str:
@@ -233,7 +377,8 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
     summary: dict = {"set": ds, "seeds": seeds_done}
     lines = [begin(ds, a.amp), "", f"Seeds finished: {seeds_done or 'none'}; mean ± sd over seeds; the test "
              "split evaluated once per run, with the checkpoint chosen on validation data carved "
-             f"from the training split; trained with {PRECISIONS[a.amp][2]}.", ""]
+             f"from the training split; trained with {PRECISIONS[a.amp][2]}"
+             f"{_devices(streams)}.", ""]
     if not joint:
         return lines + ["No finished run yet.", "", END], summary
     acc = {k: [100 * r["top1"] for r in v] for k, v in joint.items()}
@@ -293,12 +438,13 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
         lines += [f"* {m}: {v:.2f} % ({src})" for m, v, src in st.published]
     lines += targets(st, mean, gm, acc, joint, singles, nn, summary)
     # run time
-    per = [(s, k, float(np.nanmean([_minutes(r["_dir"]) for r in v])), len(v))
-           for s in STREAMS for k, v in sorted(streams[s].items())]
-    total = sum(m * n for _, _, m, n in per)
-    lines += ["", f"Training time (epochs' time_s in metrics.jsonl): {total:.0f} min over "
-              f"{sum(n for *_, n in per)} runs; per stage (mean over seeds): "
-              + ", ".join(f"{s}/{k} {m:.1f}" for s, k, m, _ in per) + "."]
+    for dev in sorted({_device(r) for v in streams.values() for rs in v.values() for r in rs}):
+        per = [(s, k, float(np.nanmean(m)), len(m)) for s in STREAMS for k, v in sorted(streams[s].items())
+               if (m := [r.get("train_minutes", np.nan) for r in v if _device(r) == dev])]
+        total = sum(m * n for _, _, m, n in per)
+        lines += ["", f"Training time on {dev} (epochs' time_s in metrics.jsonl): {total:.0f} min over "
+                  f"{sum(n for *_, n in per)} runs; per stage (mean over its runs there): "
+                  + ", ".join(f"{s}/{k} {m:.1f}" for s, k, m, _ in per) + "."]
     agg = {k: {"top1": mean[k] / 100, "top1_std": summary["stages"][k]["top1_sd"] / 100,
                "gmacs": gm[k], "gmacs_std": float(np.std([r["gmacs"] for r in joint[k]], ddof=1))
                if len(joint[k]) > 1 else 0.0, "n": len(joint[k]),
@@ -361,7 +507,8 @@ def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
 
 
 def report(a) -> str:
-    out = _out(a)
+    archive(a)  # what the runs folder has finished and the archive lacks
+    out = _archive(a)
     texts, summaries = [], []
     for ds in a.sets:
         lines, summary = section(a, ds, out)
@@ -384,7 +531,7 @@ def report(a) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["run", "report"])
+    p.add_argument("action", choices=["run", "report", "archive"])
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--alphas", type=float, nargs="+", default=[1, 16],
@@ -396,6 +543,18 @@ def main() -> None:
                         "same inner-split accuracy; none = float32, runs in <out>/study-fp32)")
     p.add_argument("--out", default="runs")
     p.add_argument("--jobs", type=int, default=2, help="commands run at once, one torch thread each")
+    p.add_argument("--per-stage", action="store_true",
+                   help="one process per stage instead of per sweep / recipe: more parallel work "
+                        "(SGN and the singles at once, a group's AdaSGN stages once its singles "
+                        "finished) for a machine with many cores or a GPU")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="train.device of every run (default: the config's, auto)")
+    p.add_argument("--overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="appended to every command (a smoke test: train.epochs=2 ...); the study "
+                        "itself uses none")
+    p.add_argument("--archive", default="benchmarks/results",
+                   help="the committed archive of finished stages (test.json, SGN / AdaSGN test "
+                        "scores) that report reads: the runs folder is not kept")
     p.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--doc", default=None)
     p.add_argument("--no-nn", dest="nn", action="store_false", help="skip the 1-NN baseline")
@@ -403,6 +562,8 @@ def main() -> None:
     a = p.parse_args()
     if a.action == "run":
         run(a)
+    elif a.action == "archive":
+        print(f"archived {archive(a)} stage(s) into {_archive(a)}")
     else:
         print(report(a))
 

@@ -26,3 +26,4 @@ def test_gpu_check_runs_on_the_cpu():
         assert b["loss_last3"] < b["loss_first3"]
     assert set(res["bench"]["batches"]) == {"1", "8"}
     assert res["ddp_step"]["backend"] == "gloo" and res["ddp_step"]["parameters_updated"] > 0
+    assert res["resume"] == {"ok": True, "same_stream": True}

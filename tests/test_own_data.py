@@ -109,17 +109,22 @@ def test_own_dataset_without_a_preset(tmp_path, capsys, one_thread):
     assert "the pkl has no meta.layout; using data.layout" in capsys.readouterr().err
 
 
+def _arm6_cfg(tmp_path, layout_name: str, epochs: int):
+    """A recipe config on a 24-sequence pkl of a 6-joint layout of its own (6 -> 2 -> 1)."""
+    yaml_path = tmp_path / "arm6.yaml"
+    yaml_path.write_text(f"name: {layout_name}\njoints: [s, e, w, h, f, t]\nparents: [null, s, e, w, h, f]\n"
+                         "groupings: {2: [[s, e, w], [h, f, t]], 1: [[s, e, w, h, f, t]]}\n")
+    pkl = tiny_pkl(tmp_path / "own.pkl", n=24, classes=3, dataset="mine", layout=str(yaml_path),
+                   joints=6)
+    return _cfg(tmp_path, pkl, "data.dataset=null", "recipe.freeze_epochs=0",
+                "recipe.transform_freeze=0", f"train.epochs={epochs}")
+
+
 def test_the_recipe_runs_on_a_dataset_without_a_preset(tmp_path, one_thread):
     """adasgn recipe: six singles from the pkl's own layout (here 6 joints -> 1 / 2 / 6), then
     AdaSGN from them, with the class count of the data."""
     from adasgn.engine.recipe import run_recipe, single_stages
-    yaml_path = tmp_path / "arm6.yaml"
-    yaml_path.write_text("name: arm6r\njoints: [s, e, w, h, f, t]\nparents: [null, s, e, w, h, f]\n"
-                         "groupings: {2: [[s, e, w], [h, f, t]], 1: [[s, e, w, h, f, t]]}\n")
-    pkl = tiny_pkl(tmp_path / "own.pkl", n=24, classes=3, dataset="mine", layout=str(yaml_path),
-                   joints=6)
-    cfg = _cfg(tmp_path, pkl, "data.dataset=null", "recipe.freeze_epochs=0",
-               "recipe.transform_freeze=0", "train.epochs=2")
+    cfg = _arm6_cfg(tmp_path, "arm6r", epochs=2)
     assert [s for s, _, _ in single_stages(cfg)] == [
         "single_small1", "single_big1", "single_small2", "single_big2", "single_small6", "single_big6"]
     res = run_recipe(cfg, progress=False)
@@ -128,6 +133,27 @@ def test_the_recipe_runs_on_a_dataset_without_a_preset(tmp_path, one_thread):
     run = load_run(tmp_path / "runs" / "r" / "adasgn" / "checkpoints" / "best.pt")
     assert run.model.num_classes == 3 and run.layout.num_joints == 6
     layouts_module._REGISTRY.pop("arm6r", None)
+
+
+def test_recipe_stages_run_apart(tmp_path, one_thread):
+    """--stages: SGN and the singles as separate calls (e.g. separate processes), then AdaSGN;
+    an AdaSGN stage before its singles and an unknown stage are clear errors."""
+    from adasgn.engine.recipe import StageError, recipe_stages, run_recipe, run_sweep, sweep_stages
+    cfg = _arm6_cfg(tmp_path, "arm6s", epochs=1)
+    stages = recipe_stages(cfg)
+    assert stages[0] == "sgn" and stages[-1] == "adasgn" and len(stages) == 8
+    assert sweep_stages(cfg, [16.0])[len(stages):] == ["adasgn_a16", "rand", "fuse"]
+    with pytest.raises(StageError, match="have not finished: single_small1, single_big1, "):
+        run_recipe(cfg, progress=False, only=["adasgn"])
+    with pytest.raises(StageError, match="unknown stage.*nope"):
+        run_recipe(cfg, progress=False, only=["nope"])
+    assert set(run_recipe(cfg, progress=False, only=["sgn", "single_small1"])) == {"sgn", "single_small1"}
+    assert not (tmp_path / "runs" / "r" / "single_big1").exists()
+    rest = run_recipe(cfg, progress=False, only=stages[2:-1])
+    assert set(rest) == set(stages[:-1])  # earlier stages reported, not retrained
+    res = run_sweep(cfg, [16.0], baselines=False, progress=False, only=["adasgn", "adasgn_a16"])
+    assert set(res) == {*stages, "adasgn_a16"} and res["adasgn_a16"]["alpha"] == 16.0
+    layouts_module._REGISTRY.pop("arm6s", None)
 
 
 @pytest.fixture(scope="module")

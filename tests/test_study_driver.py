@@ -2,7 +2,9 @@
 its report on a folder with no finished run."""
 
 import argparse
+import json
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,7 +15,8 @@ import study  # noqa: E402
 
 def _args(tmp_path, **kw):
     a = dict(sets=["msr", "penn"], seeds=[1, 2], alphas=[1.0, 16.0], streams=False,
-             out=str(tmp_path), jobs=1, amp="bf16", doc=None, nn=False, json=False)
+             out=str(tmp_path), jobs=1, amp="bf16", doc=None, nn=False, json=False, device=None,
+             overrides=[], archive=str(tmp_path / "archive"), per_stage=False)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -38,7 +41,7 @@ def test_report_blocks_are_per_precision(tmp_path):
     study.report(_args(tmp_path, sets=["msr"], doc=str(doc)))
     text = doc.read_text()
     assert "old fp32" in text and "\nold\n" not in text  # only the bf16 block was replaced
-    assert "No finished run yet" in text and "trained with CPU bf16 autocast" in text
+    assert "No finished run yet" in text and "trained with bf16 autocast" in text
     study.report(_args(tmp_path, sets=["msr"], doc=str(doc), amp="none"))
     text = doc.read_text()
     assert "old fp32" not in text and "trained with float32" in text
@@ -54,3 +57,51 @@ def test_penn_target_adasgn_within_one_point_of_sgn():
                               joint, {}, None, summary)
         line = next(x for x in lines if "within 1 point of SGN:" in x)
         assert line.endswith(f"-- {verdict}.") and summary["targets"]["within_sgn"] is (verdict == "met")
+
+
+def test_per_stage_schedule_waits_for_the_singles(tmp_path, monkeypatch):
+    """--per-stage: every stage its own command; a group's AdaSGN stages start only after its SGN
+    and six singles finished, a failed single keeps them from starting, joint before the streams,
+    and every finished stage is archived (scores only for SGN and the recipe's AdaSGN)."""
+    a = _args(tmp_path, sets=["msr"], seeds=[1], streams=True, jobs=3, per_stage=True, device="cuda")
+    groups = study.groups(a)
+    assert [g[0] for g in groups] == ["msr-joint-s1", "msr-bone-s1", "msr-velocity-s1"]
+    name, argv, first, later, prio = groups[0]
+    assert first == ["sgn", "single_small1", "single_big1", "single_small9", "single_big9",
+                     "single_small20", "single_big20"]
+    assert later == ["adasgn", "adasgn_a1", "adasgn_a16", "rand", "fuse"]
+    assert "train.device=cuda" in argv and groups[1][3] == ["adasgn"] and groups[1][4] > prio
+    out = tmp_path / "study"
+    order, lock = [], threading.Lock()
+
+    def fake_sh(argv, log):
+        stage = argv[argv.index("--stages") + 1]
+        grp = next(x.split("=", 1)[1] for x in argv if x.startswith("name="))
+        with lock:
+            order.append((grp, stage))
+        if grp == "msr-velocity-s1" and stage == "single_big9":
+            raise RuntimeError("a failed single")
+        d = out / grp / stage
+        d.mkdir(parents=True)
+        (d / "metrics.jsonl").write_text(json.dumps({"epoch": 0, "time_s": 90.0}) + "\n")
+        (d / "test.json").write_text(json.dumps({"top1": 0.5, "gmacs": 0.1, "seed": 1}))
+        (d / "scores_test.npz").write_bytes(b"x")
+
+    monkeypatch.setattr(study, "sh", fake_sh)
+    failed = study.run_per_stage(a, out)
+    assert failed == ["msr-velocity-s1/single_big9"]
+    for grp, _, first, later, _ in groups:
+        done = [st for g, st in order if g == grp]
+        if grp == "msr-velocity-s1":
+            assert "adasgn" not in done  # its singles did not all finish
+            continue
+        assert set(done) == set(first + later)
+        assert max(done.index(st) for st in first) < min(done.index(st) for st in later)
+    joint = [i for i, (g, _) in enumerate(order) if g == "msr-joint-s1"]
+    assert joint[:7] == list(range(7))  # the joint stream goes first
+    arch = tmp_path / "archive" / "study" / "msr-joint-s1"
+    rep = json.loads((arch / "sgn" / "test.json").read_text())
+    assert rep["train_minutes"] == 1.5 and (arch / "sgn" / "scores_test.npz").is_file()
+    assert not (arch / "rand" / "scores_test.npz").exists() and (arch / "rand" / "test.json").is_file()
+    assert study.archive(a) == 0  # nothing newer to archive
+    assert [g[0] for g in study.groups(a)] == ["msr-velocity-s1"]  # the others are archived whole

@@ -48,11 +48,14 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    """Restore :func:`rng_state`. The states are host tensors whatever ``map_location`` the
+    checkpoint was loaded with (a CUDA run loads its checkpoints onto the GPU, and
+    ``torch.set_rng_state`` refuses a CUDA tensor: resuming a GPU run failed so)."""
+    torch.set_rng_state(state["torch"].cpu())
     if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+    np.random.set_state(("MT19937", n["key"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"],
                          n["cached"]))
     random.setstate(_py_state_from_list(state["python"]))
 

@@ -3,6 +3,11 @@
 Every stage is an ordinary run directory under ``<out_dir>/<name>/``; a stage whose
 ``test.json`` exists is finished and is not redone, an interrupted stage resumes from its last
 checkpoint. So ``adasgn recipe`` / ``adasgn sweep`` can be re-run after any crash.
+
+``only`` (``--stages`` on the command line) runs a subset of the stages, so that independent
+stages can go to separate processes or machines (SGN and the six singles need nothing; an AdaSGN
+stage needs the six singles finished): a stage outside ``only`` is reported if it finished
+earlier and otherwise left alone.
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from .data import run_layout
 from .trainer import train
 
 
-def _stage(cfg: Config, name: str, progress: bool, **changes) -> dict:
+class StageError(ValueError):
+    """A stage asked for that this run does not have, or an AdaSGN stage asked for before the
+    singles it starts from had finished."""
+
+
+def _stage(cfg: Config, name: str, progress: bool, only=None, **changes) -> dict | None:
+    """Train (or resume) one stage; a finished one is read back. With ``only`` and ``name`` not
+    in it: the earlier result if there is one, else None (not run)."""
+    done = cfg.run_dir / name / "test.json"
+    if only is not None and name not in only:
+        return json.loads(done.read_text()) if done.is_file() else None
     sub = copy.deepcopy(cfg)
     sub.name = f"{cfg.name}/{name}"
     for dotted, value in changes.items():
@@ -31,10 +46,14 @@ def _stage(cfg: Config, name: str, progress: bool, **changes) -> dict:
         for p in parts[:-1]:
             node = getattr(node, p)
         setattr(node, parts[-1], value)
-    done = sub.run_dir / "test.json"
     if done.is_file():
         print(f"[recipe] {sub.name}: finished earlier, skipped", file=sys.stderr)
         return json.loads(done.read_text())
+    pretrained = changes.get("adasgn__pretrained") or []
+    missing = [p for p in pretrained if not Path(p).is_file()]
+    if missing:
+        raise StageError(f"stage {name} starts from the six singles, and these have not "
+                              f"finished: {', '.join(Path(p).parent.parent.name for p in missing)}")
     print(f"[recipe] {sub.name}: training", file=sys.stderr)
     return train(sub, resume=True, progress=progress)
 
@@ -46,16 +65,19 @@ def single_stages(cfg: Config, layout: Layout | None = None) -> list[tuple[str, 
     return [(f"single_{size}{j}", j, size) for j in layout.joint_choices for size in ("small", "big")]
 
 
-def run_singles(cfg: Config, progress: bool = True, layout: Layout | None = None) -> list[Path]:
+def run_singles(cfg: Config, progress: bool = True, layout: Layout | None = None, only=None) -> list[Path]:
     rc = cfg.recipe
     layout = layout or run_layout(cfg)
     paths = []
     for stage, joints, size in single_stages(cfg, layout):
         if rc.sgn_as_full_big and rc.with_sgn and joints == layout.num_joints and size == "big":
+            if (only is not None and stage not in only) or not (cfg.run_dir / "sgn" / "test.json").is_file():
+                paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
+                continue
             _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, layout.num_joints)
             paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
             continue
-        _stage(cfg, stage, progress, model__name="single", model__joints=joints, model__size=size,
+        _stage(cfg, stage, progress, only, model__name="single", model__joints=joints, model__size=size,
                model__options={},
                train__epochs=rc.single_epochs or cfg.train.epochs,
                train__milestones=list(rc.single_milestones or cfg.train.milestones),
@@ -76,22 +98,54 @@ def _sgn_to_single(sgn_dir: Path, stage_dir: Path, joints: int) -> None:
     shutil.copy(sgn_dir / "test.json", stage_dir / "test.json")
 
 
-def run_recipe(cfg: Config, progress: bool = True, layout: Layout | None = None) -> dict:
-    """SGN (optional) + six singles + AdaSGN initialised from them (frozen first E epochs)."""
+def recipe_stages(cfg: Config, layout: Layout | None = None) -> list[str]:
+    """The stage names of ``adasgn recipe`` in the order it runs them."""
+    return ((["sgn"] if cfg.recipe.with_sgn else []) + [s for s, _, _ in single_stages(cfg, layout)]
+            + ["adasgn"])
+
+
+def sweep_stages(cfg: Config, alphas: list[float], baselines: bool = True,
+                 layout: Layout | None = None) -> list[str]:
+    """The stage names of ``adasgn sweep`` in the order it runs them."""
+    return (recipe_stages(cfg, layout) + [_alpha_name(a) for a in alphas]
+            + (["rand", "fuse"] if baselines else []))
+
+
+def _check_only(only, known: list[str]):
+    if only is None:
+        return None
+    unknown = sorted(set(only) - set(known))
+    if unknown:
+        raise StageError(f"unknown stage(s) {', '.join(unknown)}; this run's stages: {', '.join(known)}")
+    return set(only)
+
+
+def _keep(results: dict, name: str, res: dict | None) -> None:
+    if res is not None:
+        results[name] = res
+
+
+def run_recipe(cfg: Config, progress: bool = True, layout: Layout | None = None,
+               only=None) -> dict:
+    """SGN (optional) + six singles + AdaSGN initialised from them (frozen first E epochs).
+    ``only``: run just these stages (module docstring)."""
     layout = layout or run_layout(cfg)
+    only = _check_only(only, recipe_stages(cfg, layout))
     results = {}
     if cfg.recipe.with_sgn:
         rc = cfg.recipe
-        results["sgn"] = _stage(cfg, "sgn", progress, model__name="sgn", model__size="big", model__options={},
+        _keep(results, "sgn", _stage(cfg, "sgn", progress, only, model__name="sgn", model__size="big", model__options={},
                                 train__epochs=rc.sgn_epochs or rc.single_epochs or cfg.train.epochs,
                                 train__milestones=list(rc.sgn_milestones or rc.single_milestones
-                                                       or cfg.train.milestones))
-    singles = run_singles(cfg, progress, layout)
+                                                       or cfg.train.milestones)))
+    singles = run_singles(cfg, progress, layout, only)
     for stage, _, _ in single_stages(cfg, layout):
-        results[stage] = json.loads((cfg.run_dir / stage / "test.json").read_text())
-    results["adasgn"] = _stage(cfg, "adasgn", progress, model__name="adasgn",
-                               adasgn__pretrained=[str(p) for p in singles],
-                               train__freeze_epochs=cfg.recipe.freeze_epochs)
+        done = cfg.run_dir / stage / "test.json"
+        if done.is_file():
+            results[stage] = json.loads(done.read_text())
+    _keep(results, "adasgn", _stage(cfg, "adasgn", progress, only, model__name="adasgn",
+                                    adasgn__pretrained=[str(p) for p in singles],
+                                    train__freeze_epochs=cfg.recipe.freeze_epochs))
     return results
 
 
@@ -99,22 +153,26 @@ def _alpha_name(a: float) -> str:
     return f"adasgn_a{a:g}".replace(".", "p")
 
 
-def run_sweep(cfg: Config, alphas: list[float], baselines: bool = True, progress: bool = True) -> dict:
-    """Singles once, then AdaSGN for every alpha (and the rand / fuse baselines) from them."""
+def run_sweep(cfg: Config, alphas: list[float], baselines: bool = True, progress: bool = True,
+              only=None) -> dict:
+    """Singles once, then AdaSGN for every alpha (and the rand / fuse baselines) from them.
+    ``only``: run just these stages (module docstring)."""
     layout = run_layout(cfg)
-    results = run_recipe(cfg, progress, layout)  # SGN (if with_sgn), the singles, AdaSGN
+    only = _check_only(only, sweep_stages(cfg, alphas, baselines, layout))
+    rec = None if only is None else only & set(recipe_stages(cfg, layout))
+    results = run_recipe(cfg, progress, layout, rec)  # SGN (if with_sgn), the singles, AdaSGN
     singles = [str(cfg.run_dir / s / "checkpoints" / "best.pt") for s, _, _ in single_stages(cfg, layout)]
     for a in alphas:
-        results[_alpha_name(a)] = _stage(cfg, _alpha_name(a), progress, model__name="adasgn",
-                                         adasgn__alpha=float(a), adasgn__pretrained=singles,
-                                         train__freeze_epochs=cfg.recipe.freeze_epochs)
+        _keep(results, _alpha_name(a), _stage(cfg, _alpha_name(a), progress, only, model__name="adasgn",
+                                              adasgn__alpha=float(a), adasgn__pretrained=singles,
+                                              train__freeze_epochs=cfg.recipe.freeze_epochs))
     if baselines:
         for pol in ("rand", "fuse"):
             opts = dict(cfg.model.options)
             opts["policy"] = pol
-            results[pol] = _stage(cfg, pol, progress, model__name="adasgn", model__options=opts,
-                                  adasgn__alpha=0.0, adasgn__pretrained=singles,
-                                  train__freeze_epochs=cfg.recipe.freeze_epochs)
+            _keep(results, pol, _stage(cfg, pol, progress, only, model__name="adasgn", model__options=opts,
+                                       adasgn__alpha=0.0, adasgn__pretrained=singles,
+                                       train__freeze_epochs=cfg.recipe.freeze_epochs))
     return results
 
 
