@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The results study on a lent GPU machine (docs/results.md "Protocol"): one command, resumable.
-# Expects the four prepared pkls gzipped in .devdata/ (made here with `adasgn prepare`: the shared
-# data does not travel) and writes the archive of finished stages to $OUT/study.tgz.
-#   bash benchmarks/device_study.sh SECONDS [JOBS]
+# The results study on a lent GPU machine (docs/results.md "Protocol"): one command, resumable
+# while the machine stays warm; groups already archived whole (benchmarks/results/study) are
+# skipped, so a later session continues where the archive stops. The shared data does not travel
+# to that machine: prepare the four pkls here and carry them gzipped in .devdata/:
+#   echo /.devdata/ >> .git/info/exclude; mkdir -p .devdata
+#   for s in msr fpha utd_mhad penn; do gzip -c data/$s.pkl > .devdata/$s.pkl.gz; done
+# then run there (carry .devdata):   bash benchmarks/device_study.sh SECONDS [JOBS]
+# A two-epoch smoke of every stage kind on MSR comes first (stops early if the CUDA path breaks);
+# the archive comes back as $OUT/study.tgz (untar it in the repository root), logs as logs.tgz.
 set -u
 limit=${1:-500}; jobs=${2:-15}
 export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1 OMP_WAIT_POLICY=PASSIVE
