@@ -56,7 +56,7 @@ from adasgn.data.pkl import load_pkl, save_pkl  # noqa: E402
 from adasgn.engine.config import load_config  # noqa: E402
 from adasgn.engine.data import load_data  # noqa: E402
 from adasgn.engine.run import load_run  # noqa: E402
-from adasgn.engine.recipe import run_singles  # noqa: E402
+from adasgn.engine.recipe import single_stages  # noqa: E402
 from adasgn.engine.trainer import selection_key  # noqa: E402
 from jobs import adasgn, run_logged  # noqa: E402
 
@@ -175,19 +175,34 @@ ADA_VARIANTS = {
     # the recipe's AdaSGN stage (temporal) under CPU bf16 autocast, from the same fp32 singles
     "temporal_bf16": ["model.options={policy_init: random}", "adasgn.take_temporal=true",
                       "train.amp=bf16"],
+    # the temporal module and head from the single with the lowest validation loss instead of the
+    # full big one (adasgn.take_temporal=best): on MSR / UTD-MHAD the small 9-joint single is the
+    # best model, and a policy started from the full big single's temporal module settles on
+    # S-1 + B-full (docs/results.md, "The AdaSGN part")
+    "temporal_best_bf16": ["model.options={policy_init: random}", "adasgn.take_temporal=best",
+                           "train.amp=bf16"],
 }
 
 
-def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS)) -> None:
+def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS), amp: str = "none") -> None:
     """The AdaSGN part of the recipe on the inner split of ``ds``: the six singles once (the
-    recipe's singles stage), then AdaSGN from them once per policy initialisation, side by side;
-    every stage logs the inner test (``train.monitor``). Resumable like the rest."""
+    recipe's singles stage, ``jobs`` at a time, in precision ``amp``; ``none`` = float32, as the
+    pilot's first runs), then AdaSGN from them once per variant, side by side; every stage logs
+    the inner test (``train.monitor``). Resumable like the rest."""
     inner_split(ds)
-    root = f"{ds}-ada-s{seed}"
+    root = f"{ds}-ada-s{seed}" + ("" if amp == "none" else f"-{amp}")
     ada_cfg = str(ROOT / ("configs/msr/adasgn.yaml" if ds == "msr" else SETS[ds][0]))
     cfg = load_config(ada_cfg, [f"name={root}", *_inner(ds, seed)])
     OUT.mkdir(parents=True, exist_ok=True)
-    singles = [str(p) for p in run_singles(cfg, progress=False)]  # resumable, like adasgn recipe
+    stages = [st for st, _, _ in single_stages(cfg)]
+
+    def single(stage: str) -> None:  # adasgn recipe --stages: resumable, one process each
+        run_logged(adasgn("recipe", ada_cfg, f"name={root}", *_inner(ds, seed), f"train.amp={amp}",
+                          "--stages", stage, "--no-progress"), OUT / f"{root}-{stage}.log", check=True)
+
+    with ThreadPoolExecutor(jobs) as ex:
+        list(ex.map(single, stages))
+    singles = [str(OUT / root / st / "checkpoints" / "best.pt") for st in stages]
 
     def one(variant: str) -> None:
         name = f"{root}/adasgn_{'init_' if variant in ('random', 'zero', 'explore') else ''}{variant}"
@@ -202,8 +217,8 @@ def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS)) -> N
         list(ex.map(one, variants))
 
 
-def report_adasgn(ds: str, seed: int) -> None:
-    root = OUT / f"{ds}-ada-s{seed}"
+def report_adasgn(ds: str, seed: int, amp: str = "none") -> None:
+    root = OUT / (f"{ds}-ada-s{seed}" + ("" if amp == "none" else f"-{amp}"))
     print(f"\nAdaSGN pilot on the inner split of {ds} (seed {seed}): inner-test top-1 % and GMACs "
           "(last epoch / mean of the last 5; and with select=loss replayed)")
     for d in sorted(p.parent for p in root.glob("*/test.json")):
@@ -367,16 +382,19 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--ada-variants", nargs="+", default=list(ADA_VARIANTS), choices=list(ADA_VARIANTS),
                     help="AdaSGN variants of the `adasgn` action")
+    ap.add_argument("--singles-amp", choices=["none", "bf16"], default="none",
+                    help="precision of the `adasgn` action's singles (none = float32, the pilot's "
+                         "first runs; bf16: in <set>-ada-s<seed>-bf16/, twice as fast here)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if a.what == "run":
         run(a.sets, a.variants, a.seeds, a.jobs, a.single_sets)
     elif a.what == "adasgn":
         for ds in a.sets:
-            run_adasgn(ds, a.seeds[0], a.jobs, a.ada_variants)
+            run_adasgn(ds, a.seeds[0], a.jobs, a.ada_variants, a.singles_amp)
     elif a.what == "report-adasgn":
         for ds in a.sets:
-            report_adasgn(ds, a.seeds[0])
+            report_adasgn(ds, a.seeds[0], a.singles_amp)
     elif a.what == "select-adasgn":
         select_adasgn(a.sets, a.seeds[0])
     elif a.what == "forced":

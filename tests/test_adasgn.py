@@ -479,11 +479,16 @@ def test_load_singles_and_freeze_keeps_bn_statistics():
         assert m.transforms[a].matrix.data_ptr() != s.transform.matrix.data_ptr()
         assert torch.equal(m.spatials[a].gcns[0].w.weight, s.spatial.gcns[0].w.weight)
     assert not torch.equal(m.head.fc.weight, singles[5].head.fc.weight)
-    load_singles(m, singles, take_temporal_from_full_big=True)
+    load_singles(m, singles, temporal_from=-1)
     assert torch.equal(m.head.fc.weight, singles[5].head.fc.weight)
     assert torch.equal(m.temporal.conv1.weight, singles[5].temporal.conv1.weight)
+    load_singles(m, singles, temporal_from=2)  # e.g. adasgn.take_temporal=best picked S-9
+    assert torch.equal(m.head.fc.weight, singles[2].head.fc.weight)
+    assert torch.equal(m.temporal.conv1.weight, singles[2].temporal.conv1.weight)
     with pytest.raises(ValueError):
         load_singles(m, singles[::-1])
+    with pytest.raises(ValueError, match="no such choice"):
+        load_singles(m, singles, temporal_from=6)
 
     freeze_pretrained(m, True)
     m.train()
@@ -545,7 +550,7 @@ def test_training_drives_policy_by_alpha(alpha, expect):
     torch.manual_seed(1)
     g = torch.Generator().manual_seed(1)
     m = AdaSGN(num_classes=2, num_frames=T_SHORT)
-    load_singles(m, _pretrained_singles(), take_temporal_from_full_big=True)
+    load_singles(m, _pretrained_singles(), temporal_from=-1)
     freeze_pretrained(m, True)
     loss_fn = AdaSGNLoss(m, alpha=alpha)
     opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=3e-3)
@@ -599,3 +604,20 @@ def test_branch_loss_trains_every_branch_through_the_shared_head_and_keeps_bn_st
     # evaluation never computes them
     with torch.no_grad():
         assert m.eval()(x)[1].branch_logits is None
+
+
+def test_temporal_source_follows_the_singles_validation_record():
+    """adasgn.take_temporal: false / true (the full big single) / best (the best kept validation
+    selection key; ties to the later, larger choice); a bare state dict cannot say."""
+    from adasgn.engine.config import ConfigError
+    from adasgn.engine.trainer import temporal_source
+    cks = [{"model": {}, "best": {"metric": [-loss, float("-inf")], "epoch": 30}}
+           for loss in (0.9, 0.8, 0.31, 0.5, 0.4, 0.35)]
+    assert temporal_source(False, cks) is None and temporal_source(True, cks) == 5
+    assert temporal_source("best", cks) == 2
+    cks[4]["best"]["metric"][0] = -0.31
+    assert temporal_source("best", cks) == 4  # a tie: the later choice
+    with pytest.raises(ConfigError, match="bare state dict"):
+        temporal_source("best", [*cks[:5], {"spatial.x": torch.zeros(1)}])
+    with pytest.raises(ConfigError, match="expected false, true or best"):
+        temporal_source("S-9", cks)

@@ -98,7 +98,9 @@ class AdaConfig:
     warm_epochs: int = 5
     loss_norm: str = "official"  # official (mean over the non-free choices) | paper (Eq. 12)
     pretrained: list = field(default_factory=list)  # six single checkpoints in choice order
-    take_temporal: bool = False  # also load temporal module + classifier from the big full single
+    # also load the temporal module + classifier from a single: false | true (the full-joint big
+    # one) | best (the one with the best validation selection key, engine.trainer.temporal_source)
+    take_temporal: bool | str = False
     # no checkpoint selected before the first LR decay (min(train.milestones)): until then the
     # policy still moves at a high Gumbel temperature (docs/results.md, "The AdaSGN part")
     select_after_decay: bool = False

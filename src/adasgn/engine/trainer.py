@@ -42,7 +42,7 @@ from .checkpoint import (
     set_rng_state,
     versions,
 )
-from .config import Config, save_config
+from .config import Config, ConfigError, save_config
 from .data import load_data
 from .evaluate import autocast, evaluate, save_scores, summarize
 from .run import build_model
@@ -101,9 +101,10 @@ class Trainer:
         self.model = build_model(cfg, self.layout, self.preset.num_classes,
                                  self.preset.in_channels).to(self.device)
         if cfg.adasgn.pretrained:
+            singles = [load_checkpoint(p) for p in cfg.adasgn.pretrained]
             self.model.load_pretrained_singles(
-                [_weights(load_checkpoint(p)) for p in cfg.adasgn.pretrained],
-                take_temporal_from_full_big=cfg.adasgn.take_temporal)
+                [_weights(ck) for ck in singles],
+                temporal_from=temporal_source(cfg.adasgn.take_temporal, singles))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr,
                                           weight_decay=cfg.train.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
@@ -363,6 +364,28 @@ def weights_digest(model: nn.Module) -> str:
         h.update(name.encode())
         h.update(t.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+def temporal_source(take, singles: list[dict]) -> int | None:
+    """Which single's temporal module and classifier AdaSGN starts from (``adasgn.take_temporal``):
+    None (trained from scratch, the official code), the full-joint big single (``true``), or
+    ``best``: the single whose kept checkpoint has the best validation selection key -- the
+    training data's own say on which branch the shared module should first understand (ties: the
+    later, larger choice)."""
+    if take is None or take is False:
+        return None
+    if take is True:
+        return len(singles) - 1
+    if take == "best":
+        keys = []
+        for i, ck in enumerate(singles):
+            metric = (ck.get("best") or {}).get("metric") if isinstance(ck, dict) else None
+            if metric is None:
+                raise ConfigError(f"adasgn.take_temporal=best: pretrained single {i} is a bare "
+                                  "state dict with no selection record; use a training checkpoint")
+            keys.append((tuple(metric if isinstance(metric, (list, tuple)) else (metric, -math.inf)), i))
+        return max(keys)[1]
+    raise ConfigError(f"adasgn.take_temporal={take!r}: expected false, true or best")
 
 
 def _weights(ck: dict) -> dict:

@@ -270,8 +270,8 @@ class AdaSGN(SkeletonModel):
             return {n: 1.0 for n in self.choice_names}
         return super().usage(decisions, present)
 
-    def load_pretrained_singles(self, states, take_temporal_from_full_big: bool = False) -> None:
-        load_singles(self, states, take_temporal_from_full_big=take_temporal_from_full_big)
+    def load_pretrained_singles(self, states, temporal_from: int | None = None) -> None:
+        load_singles(self, states, temporal_from=temporal_from)
 
     def freeze_pretrained(self, frozen: bool) -> None:
         freeze_pretrained(self, frozen)
@@ -618,14 +618,14 @@ def _measure_costs(model: AdaSGN) -> tuple[list[float], float, float]:
     return g, temporal_g, policy_g
 
 
-def load_singles(model: AdaSGN, singles, take_temporal_from_full_big: bool = False) -> AdaSGN:
+def load_singles(model: AdaSGN, singles, temporal_from: int | None = None) -> AdaSGN:
     """Copy pretrained single models (SGN*) into the branches, in choice order (spec 2.10).
 
     ``singles``: one :class:`~adasgn.models.single.SingleSGN` or its ``state_dict`` per choice
     (S-1, B-1, S-9, B-9, S-25, B-25 for ntu25). Each branch gets that model's spatial module and
-    aggregation matrix (copied, never shared). With ``take_temporal_from_full_big`` the temporal
-    module and classifier also come from the last (full-joint, big) single -- which the official
-    code never does (its init_num = 100).
+    aggregation matrix (copied, never shared). With ``temporal_from`` (a choice index; -1 or
+    ``num_choices - 1`` is the full-joint big single) the temporal module and classifier also come
+    from that single -- which the official code never does (its init_num = 100).
     """
     singles = list(singles)
     if len(singles) != model.num_choices:
@@ -647,8 +647,10 @@ def load_singles(model: AdaSGN, singles, take_temporal_from_full_big: bool = Fal
             raise ValueError(f"single model {a} does not fit branch {choice.name}: {exc}") from None
         with torch.no_grad():
             model.transforms[a].matrix.copy_(mat)
-    if take_temporal_from_full_big:
-        state = states[-1]
+    if temporal_from is not None:
+        if not -model.num_choices <= temporal_from < model.num_choices:
+            raise ValueError(f"temporal_from={temporal_from}: no such choice in {model.choice_names}")
+        state = states[temporal_from]
         for name, mod in (("temporal", model.temporal), ("head", model.head)):
             mod.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
                                  if k.startswith(name + ".")})
