@@ -102,9 +102,11 @@ class Trainer:
                                  self.preset.in_channels).to(self.device)
         if cfg.adasgn.pretrained:
             singles = [load_checkpoint(p) for p in cfg.adasgn.pretrained]
-            self.model.load_pretrained_singles(
-                [_weights(ck) for ck in singles],
-                temporal_from=temporal_source(cfg.adasgn.take_temporal, singles))
+            src = temporal_source(cfg.adasgn.take_temporal, singles)
+            self.model.load_pretrained_singles([_weights(ck) for ck in singles], temporal_from=src)
+            if src is not None and D.is_main():
+                print(f"AdaSGN starts its temporal module and classifier from single "
+                      f"{self.model.choice_names[src]} ({cfg.adasgn.pretrained[src]})", file=sys.stderr)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr,
                                           weight_decay=cfg.train.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
