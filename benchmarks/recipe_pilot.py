@@ -181,6 +181,10 @@ ADA_VARIANTS = {
     # S-1 + B-full (docs/results.md, "The AdaSGN part")
     "temporal_best_bf16": ["model.options={policy_init: random}", "adasgn.take_temporal=best",
                            "train.amp=bf16"],
+    # ... from the small single of the middle joint choice (S-9 / S-11 / S-7), the best single on
+    # every inner split
+    "temporal_smid_bf16": ["model.options={policy_init: random}", "adasgn.take_temporal=2",
+                           "train.amp=bf16"],
 }
 
 

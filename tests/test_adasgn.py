@@ -607,8 +607,9 @@ def test_branch_loss_trains_every_branch_through_the_shared_head_and_keeps_bn_st
 
 
 def test_temporal_source_follows_the_singles_validation_record():
-    """adasgn.take_temporal: false / true (the full big single) / best (the best kept validation
-    selection key; ties to the later, larger choice); a bare state dict cannot say."""
+    """adasgn.take_temporal: false / true (the full big single) / an index or a choice name /
+    best (the best kept validation selection key; ties to the later, larger choice); a bare
+    state dict cannot say which is best."""
     from adasgn.engine.config import ConfigError
     from adasgn.engine.trainer import temporal_source
     cks = [{"model": {}, "best": {"metric": [-loss, float("-inf")], "epoch": 30}}
@@ -619,5 +620,9 @@ def test_temporal_source_follows_the_singles_validation_record():
     assert temporal_source("best", cks) == 4  # a tie: the later choice
     with pytest.raises(ConfigError, match="bare state dict"):
         temporal_source("best", [*cks[:5], {"spatial.x": torch.zeros(1)}])
-    with pytest.raises(ConfigError, match="expected false, true or best"):
-        temporal_source("S-9", cks)
+    names = ["S-1", "B-1", "S-9", "B-9", "S-25", "B-25"]
+    assert temporal_source(2, cks) == 2 and temporal_source("S-9", cks, names) == 2
+    with pytest.raises(ConfigError, match="expected false, true, best"):
+        temporal_source("S-11", cks, names)
+    with pytest.raises(ConfigError, match="choice index 0..5"):
+        temporal_source(6, cks)

@@ -99,8 +99,8 @@ class AdaConfig:
     loss_norm: str = "official"  # official (mean over the non-free choices) | paper (Eq. 12)
     pretrained: list = field(default_factory=list)  # six single checkpoints in choice order
     # also load the temporal module + classifier from a single: false | true (the full-joint big
-    # one) | best (the one with the best validation selection key, engine.trainer.temporal_source)
-    take_temporal: bool | str = False
+    # one) | a choice index or name | best (the best validation record): trainer.temporal_source
+    take_temporal: bool | int | str = False
     # no checkpoint selected before the first LR decay (min(train.milestones)): until then the
     # policy still moves at a high Gumbel temperature (docs/results.md, "The AdaSGN part")
     select_after_decay: bool = False

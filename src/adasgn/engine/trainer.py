@@ -102,7 +102,7 @@ class Trainer:
                                  self.preset.in_channels).to(self.device)
         if cfg.adasgn.pretrained:
             singles = [load_checkpoint(p) for p in cfg.adasgn.pretrained]
-            src = temporal_source(cfg.adasgn.take_temporal, singles)
+            src = temporal_source(cfg.adasgn.take_temporal, singles, self.model.choice_names)
             self.model.load_pretrained_singles([_weights(ck) for ck in singles], temporal_from=src)
             if src is not None and D.is_main():
                 print(f"AdaSGN starts its temporal module and classifier from single "
@@ -368,16 +368,21 @@ def weights_digest(model: nn.Module) -> str:
     return h.hexdigest()
 
 
-def temporal_source(take, singles: list[dict]) -> int | None:
+def temporal_source(take, singles: list[dict], choice_names: list[str] | None = None) -> int | None:
     """Which single's temporal module and classifier AdaSGN starts from (``adasgn.take_temporal``):
-    None (trained from scratch, the official code), the full-joint big single (``true``), or
-    ``best``: the single whose kept checkpoint has the best validation selection key -- the
-    training data's own say on which branch the shared module should first understand (ties: the
-    later, larger choice)."""
+    None (``false``: trained from scratch, the official code), the full-joint big single
+    (``true``), a choice by index in AdaSGN's order (S-1, B-1, S-mid, B-mid, S-full, B-full for
+    three joint choices: ``2`` is the small middle one) or by name (``S-9``), or ``best``: the
+    single whose kept checkpoint has the best validation selection key (ties: the later, larger
+    choice)."""
     if take is None or take is False:
         return None
     if take is True:
         return len(singles) - 1
+    if isinstance(take, int):
+        if not 0 <= take < len(singles):
+            raise ConfigError(f"adasgn.take_temporal={take}: expected a choice index 0..{len(singles) - 1}")
+        return take
     if take == "best":
         keys = []
         for i, ck in enumerate(singles):
@@ -387,7 +392,10 @@ def temporal_source(take, singles: list[dict]) -> int | None:
                                   "state dict with no selection record; use a training checkpoint")
             keys.append((tuple(metric if isinstance(metric, (list, tuple)) else (metric, -math.inf)), i))
         return max(keys)[1]
-    raise ConfigError(f"adasgn.take_temporal={take!r}: expected false, true or best")
+    if choice_names and take in choice_names:
+        return list(choice_names).index(take)
+    raise ConfigError(f"adasgn.take_temporal={take!r}: expected false, true, best, a choice index "
+                      f"or one of {list(choice_names or [])}")
 
 
 def _weights(ck: dict) -> dict:
