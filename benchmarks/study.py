@@ -451,7 +451,7 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
                **({"alpha": joint[k][0]["alpha"]} if joint[k][0].get("alpha") is not None else {})}
            for k in joint}
     png = tradeoff_plot(agg, ROOT / "docs" / "figures" / f"{ds}_tradeoff{PRECISIONS[a.amp][1]}.png",
-                        title=f"{st.title}: accuracy vs compute (mean ± sd over seeds)")
+                        title=f"{st.title}\naccuracy vs compute (mean ± sd over seeds)")
     lines += ["", f"![{ds} trade-off]({png.relative_to(ROOT / 'docs').as_posix()})", "", END]
     return lines, summary
 
