@@ -188,13 +188,18 @@ ADA_VARIANTS = {
 }
 
 
+def _ada_root(ds: str, seed: int, amp: str = "none") -> str:
+    """The AdaSGN pilot's folder under OUT (float32 singles: no suffix, the first runs)."""
+    return f"{ds}-ada-s{seed}" + ("" if amp == "none" else f"-{amp}")
+
+
 def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS), amp: str = "none") -> None:
     """The AdaSGN part of the recipe on the inner split of ``ds``: the six singles once (the
     recipe's singles stage, ``jobs`` at a time, in precision ``amp``; ``none`` = float32, as the
     pilot's first runs), then AdaSGN from them once per variant, side by side; every stage logs
     the inner test (``train.monitor``). Resumable like the rest."""
     inner_split(ds)
-    root = f"{ds}-ada-s{seed}" + ("" if amp == "none" else f"-{amp}")
+    root = _ada_root(ds, seed, amp)
     ada_cfg = str(ROOT / ("configs/msr/adasgn.yaml" if ds == "msr" else SETS[ds][0]))
     cfg = load_config(ada_cfg, [f"name={root}", *_inner(ds, seed)])
     OUT.mkdir(parents=True, exist_ok=True)
@@ -222,7 +227,7 @@ def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS), amp:
 
 
 def report_adasgn(ds: str, seed: int, amp: str = "none") -> None:
-    root = OUT / (f"{ds}-ada-s{seed}" + ("" if amp == "none" else f"-{amp}"))
+    root = OUT / _ada_root(ds, seed, amp)
     print(f"\nAdaSGN pilot on the inner split of {ds} (seed {seed}): inner-test top-1 % and GMACs "
           "(last epoch / mean of the last 5; and with select=loss replayed)")
     for d in sorted(p.parent for p in root.glob("*/test.json")):
@@ -249,7 +254,7 @@ def select_adasgn(sets, seed: int) -> None:
           f"{decay} (the first LR decay), and the last epoch")
     gains: dict = {"adasgn": [], "single": []}
     for ds in sets:
-        for d in sorted(p.parent for p in (OUT / f"{ds}-ada-s{seed}").glob("*/test.json")):
+        for d in sorted(p.parent for p in (OUT / _ada_root(ds, seed)).glob("*/test.json")):
             rows = curves(d)
             by_epoch = {r["epoch"]: r for r in rows}
             start = json.loads((d / "test.json").read_text()).get("selectable_from", 0)
@@ -272,7 +277,7 @@ def forced_branches(ds: str, seed: int) -> None:
     """Each trained AdaSGN of the pilot with its decisions forced onto one branch for every frame:
     inner-test top-1 % per branch, through the model's own shared temporal module and head.
     A branch the shared module never learnt is near chance here."""
-    root = OUT / f"{ds}-ada-s{seed}"
+    root = OUT / _ada_root(ds, seed)
     print(f"\nAdaSGN pilot on the inner split of {ds} (seed {seed}): inner-test top-1 % with every "
           "frame forced onto one branch (the selected checkpoint), and with the policy deciding")
     for d in sorted(p.parent for p in root.glob("adasgn_*/test.json")):

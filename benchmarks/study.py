@@ -56,6 +56,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,7 +296,6 @@ def _load(out: Path, ds: str, stream: str, seeds) -> dict:
     for seed in seeds:
         for p in sorted((out / f"{ds}-{stream}-s{seed}").glob("*/test.json")):
             r = json.loads(p.read_text())
-            r["_dir"] = str(p.parent)
             res.setdefault(p.parent.name, []).append(r)
     return res
 
@@ -307,11 +307,7 @@ def _device(r: dict) -> str:
 
 
 def _devices(streams: dict) -> str:
-    n: dict = {}
-    for v in streams.values():
-        for rs in v.values():
-            for r in rs:
-                n[_device(r)] = n.get(_device(r), 0) + 1
+    n = Counter(_device(r) for v in streams.values() for rs in v.values() for r in rs)
     if not n:
         return ""
     return ", " + " and ".join(f"{c} runs on the {d}" if d in ("GPU", "CPU") else f"{c} on {d}"

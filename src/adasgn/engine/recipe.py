@@ -71,10 +71,8 @@ def run_singles(cfg: Config, progress: bool = True, layout: Layout | None = None
     paths = []
     for stage, joints, size in single_stages(cfg, layout):
         if rc.sgn_as_full_big and rc.with_sgn and joints == layout.num_joints and size == "big":
-            if (only is not None and stage not in only) or not (cfg.run_dir / "sgn" / "test.json").is_file():
-                paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
-                continue
-            _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, layout.num_joints)
+            if (only is None or stage in only) and (cfg.run_dir / "sgn" / "test.json").is_file():
+                _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, layout.num_joints)
             paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
             continue
         _stage(cfg, stage, progress, only, model__name="single", model__joints=joints, model__size=size,

@@ -146,8 +146,7 @@ class Trainer:
         self.scheduler.load_state_dict(ck["scheduler"])
         self.start_epoch = int(ck["epoch"]) + 1
         self.best = dict(ck["best"])
-        if not isinstance(self.best["metric"], (list, tuple)):  # checkpoints before train.select
-            self.best["metric"] = [self.best["metric"], -math.inf]
+        self.best["metric"] = list(_selection_metric(self.best["metric"]))
         if 0 <= self.best["epoch"] < self.select_from:
             # saved under an earlier selection rule: the epochs since the new first selectable
             # one were never compared, so the run cannot be continued as if it had had this rule
@@ -359,6 +358,12 @@ def selection_key(rule: str, top1: float, loss: float, epoch: int) -> tuple[floa
     raise ValueError(f"unknown selection rule {rule!r}")
 
 
+def _selection_metric(metric) -> tuple:
+    """A checkpoint's kept selection key as a tuple (checkpoints from before ``train.select``
+    stored a single number)."""
+    return tuple(metric) if isinstance(metric, (list, tuple)) else (metric, -math.inf)
+
+
 def weights_digest(model: nn.Module) -> str:
     """SHA-256 of a model's parameters and buffers (in state-dict order, as float64 bytes)."""
     h = hashlib.sha256()
@@ -386,11 +391,11 @@ def temporal_source(take, singles: list[dict], choice_names: list[str] | None = 
     if take == "best":
         keys = []
         for i, ck in enumerate(singles):
-            metric = (ck.get("best") or {}).get("metric") if isinstance(ck, dict) else None
+            metric = (ck.get("best") or {}).get("metric")
             if metric is None:
                 raise ConfigError(f"adasgn.take_temporal=best: pretrained single {i} is a bare "
                                   "state dict with no selection record; use a training checkpoint")
-            keys.append((tuple(metric if isinstance(metric, (list, tuple)) else (metric, -math.inf)), i))
+            keys.append((_selection_metric(metric), i))
         return max(keys)[1]
     if choice_names and take in choice_names:
         return list(choice_names).index(take)
