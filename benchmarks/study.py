@@ -4,7 +4,7 @@
 
     python benchmarks/study.py run    [--sets msr fpha utd_mhad penn] [--seeds 1 2 3] [--jobs 2]
                                       [--alphas 1 16] [--no-streams]
-                                      [--per-stage] [--device cuda]
+                                      [--per-stage] [--device cuda] [--groups fpha-joint-s2 ..]
     python benchmarks/study.py report [--sets ...] [--seeds 1 2 3] [--doc docs/results.md] [--json]
     python benchmarks/study.py archive
 
@@ -178,6 +178,8 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
             layout = get_layout(get_preset(ds).layout)
             for stream in streams:
                 name = f"{ds}-{stream}-s{seed}"
+                if a.groups and name not in a.groups:
+                    continue
                 base = [f"name={name}", f"train.seed={seed}", f"data.path={_pkl(ds)}", *common]
                 if stream == "joint":
                     argv = adasgn("sweep", SETS[ds].config, *base, "--alphas", *map(str, a.alphas))
@@ -534,6 +536,9 @@ def main() -> None:
                    help="besides the recipe's own alpha (configs/small.yaml)")
     p.add_argument("--no-streams", dest="streams", action="store_false",
                    help="joint stream only (no bone / velocity recipes)")
+    p.add_argument("--groups", nargs="+", default=None, metavar="SET-STREAM-sSEED",
+                   help="run only these groups of the sets / seeds / streams asked for "
+                        "(e.g. fpha-joint-s2 msr-bone-s3)")
     p.add_argument("--amp", choices=list(PRECISIONS), default="bf16",
                    help="training precision (default bf16: CPU autocast, 2.1x faster here with the "
                         "same inner-split accuracy; none = float32, runs in <out>/study-fp32)")

@@ -16,7 +16,7 @@ import study  # noqa: E402
 def _args(tmp_path, **kw):
     a = dict(sets=["msr", "penn"], seeds=[1, 2], alphas=[1.0, 16.0], streams=False,
              out=str(tmp_path), jobs=1, amp="bf16", doc=None, nn=False, json=False, device=None,
-             overrides=[], archive=str(tmp_path / "archive"), per_stage=False)
+             overrides=[], archive=str(tmp_path / "archive"), per_stage=False, groups=None)
     a.update(kw)
     return argparse.Namespace(**a)
 
@@ -32,6 +32,8 @@ def test_jobs_train_in_the_chosen_precision_and_folder(tmp_path):
                for _, argv in fp32)
     assert [n for n, _ in fp32][2:] == ["msr-bone-s1", "msr-velocity-s1", "penn-bone-s1",
                                          "penn-velocity-s1"]
+    some = study.jobs(_args(tmp_path, streams=True, groups=["penn-joint-s2", "msr-bone-s1"]))
+    assert [n for n, _ in some] == ["penn-joint-s2", "msr-bone-s1"]  # joint stream first
 
 
 def test_report_blocks_are_per_precision(tmp_path):
