@@ -7,6 +7,7 @@
                                       [--per-stage] [--device cuda] [--groups fpha-joint-s2 ..]
     python benchmarks/study.py report [--sets ...] [--seeds 1 2 3] [--doc docs/results.md] [--json]
     python benchmarks/study.py archive
+    python benchmarks/study.py todo   [--sets ...] [--seeds ...] [--groups ...] [--json]
 
 One driver for every dataset, all with the same small-data recipe (``configs/small.yaml``);
 per-dataset settings are only what the data dictates (layout, 2-D vs 3-D, persons, splits), in
@@ -38,6 +39,9 @@ three-stream fusion needs. Checkpoints stay in the runs folder, which does not o
 session, so a group (one sweep / recipe) whose AdaSGN stages are missing is trained again whole
 (its singles too), never finished from other singles. ``archive`` copies what the runs folder
 has finished and the archive lacks; ``report`` does that first.
+
+``todo`` lists what ``run`` would train with the same arguments (every group not archived whole,
+trained whole) and what those stages took in the archive, per device: the plan for a session.
 
 ``report`` reads the archive's test.json / scores_test.npz, computes mean and standard
 deviation over seeds, adds a 1-NN baseline (nearest training sequence, Euclidean distance between
@@ -289,6 +293,45 @@ def run_per_stage(a, out: Path) -> list[str]:
     return failed
 
 
+def todo(a) -> dict:
+    """What ``run`` would train with these arguments -- every group not archived whole, all its
+    stages -- and the training minutes the same (set, stage) took in the archive: the median per
+    device (the CPU: one torch thread; the GPU: about 15 stages sharing it). A stage never run
+    on a device counts as unknown there (None)."""
+    took: dict = {}  # (set, stage, device) -> [minutes]
+    for p in _archive(a).glob("*/*/test.json"):
+        r = json.loads(p.read_text())
+        if r.get("train_minutes") is not None:
+            took.setdefault((p.parent.parent.name.split("-")[0], p.parent.name, _device(r)),
+                            []).append(r["train_minutes"])
+    rows = []
+    for name, _, first, later, _ in groups(a):
+        ds = name.split("-")[0]
+        have = [st for st in first + later if (_archive(a) / name / st / "test.json").is_file()]
+        row = {"group": name, "stages": len(first) + len(later), "archived": len(have)}
+        for dev in ("CPU", "GPU"):
+            m = [took.get((ds, st, dev)) for st in first + later]
+            row[f"{dev.lower()}_minutes"] = (None if any(x is None for x in m)
+                                             else round(sum(float(np.median(x)) for x in m), 1))
+        rows.append(row)
+    total = {k: (None if any(r[k] is None for r in rows) else round(sum(r[k] for r in rows), 1))
+             for k in ("cpu_minutes", "gpu_minutes")}
+    return {"groups": rows, "stages": sum(r["stages"] for r in rows), **total}
+
+
+def todo_text(t: dict) -> str:
+    def f(x):
+        return "?" if x is None else f"{x:.1f}"
+    lines = [f"{'group':24s} {'stages':>6s} {'archived':>8s} {'CPU min':>8s} {'GPU min':>8s}"]
+    lines += [f"{r['group']:24s} {r['stages']:6d} {r['archived']:8d} {f(r['cpu_minutes']):>8s} "
+              f"{f(r['gpu_minutes']):>8s}" for r in t["groups"]]
+    lines.append(f"{'total':24s} {t['stages']:6d} {'':8s} {f(t['cpu_minutes']):>8s} {f(t['gpu_minutes']):>8s}")
+    lines.append("(training minutes summed over the stages, medians of the archive's runs of the same "
+                 "set and stage: CPU = one torch thread each, GPU = ~15 stages sharing one; ? = never "
+                 "run there)")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------- report
 
 
@@ -529,7 +572,7 @@ def report(a) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["run", "report", "archive"])
+    p.add_argument("action", choices=["run", "report", "archive", "todo"])
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--alphas", type=float, nargs="+", default=[1, 16],
@@ -565,6 +608,9 @@ def main() -> None:
         run(a)
     elif a.action == "archive":
         print(f"archived {archive(a)} stage(s) into {_archive(a)}")
+    elif a.action == "todo":
+        t = todo(a)
+        print(json.dumps(t, indent=1) if a.json else todo_text(t))
     else:
         print(report(a))
 

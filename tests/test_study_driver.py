@@ -107,3 +107,23 @@ def test_per_stage_schedule_waits_for_the_singles(tmp_path, monkeypatch):
     assert not (arch / "rand" / "scores_test.npz").exists() and (arch / "rand" / "test.json").is_file()
     assert study.archive(a) == 0  # nothing newer to archive
     assert [g[0] for g in study.groups(a)] == ["msr-velocity-s1"]  # the others are archived whole
+
+
+def test_todo_lists_the_groups_left_and_what_they_took(tmp_path):
+    """study.py todo: the groups run would train (whole, archived stages included) and the
+    archive's median training minutes of the same set and stage, per device."""
+    a = _args(tmp_path, sets=["msr"], seeds=[1, 2])
+    (g1, _, first, later, _), (g2, *_) = study.groups(a)
+    assert (g1, g2) == ("msr-joint-s1", "msr-joint-s2")
+    arch = tmp_path / "archive" / "study"
+    for i, st in enumerate(first + later):  # seed 2 archived whole on the CPU, i + 1 minutes
+        (arch / g2 / st).mkdir(parents=True)
+        (arch / g2 / st / "test.json").write_text(json.dumps({"train_minutes": i + 1.0, "device": "cpu"}))
+    (arch / g1 / "sgn").mkdir(parents=True)  # seed 1: SGN only, on the GPU
+    (arch / g1 / "sgn" / "test.json").write_text(json.dumps({"train_minutes": 0.5, "device": "cuda:0"}))
+    t = study.todo(a)
+    n = len(first + later)
+    assert t["groups"] == [{"group": g1, "stages": n, "archived": 1,
+                            "cpu_minutes": n * (n + 1) / 2, "gpu_minutes": None}]
+    assert t["stages"] == n and t["cpu_minutes"] == n * (n + 1) / 2 and t["gpu_minutes"] is None
+    assert "msr-joint-s1" in study.todo_text(t) and "?" in study.todo_text(t)
