@@ -30,11 +30,13 @@ if [ ! -f runs/smoke.ok ]; then
   touch runs/smoke.ok
   echo "smoke passed in $(( $(date +%s) - t0 )) s"
 fi
+python3 benchmarks/study.py todo --seeds 1 2 3 | tail -3   # the plan: stages left, minutes they took
 left=$(( limit - ($(date +%s) - t0) ))
 timeout "$left" python3 benchmarks/study.py run --per-stage --jobs "$jobs" --seeds 1 2 3 --device cuda > "$OUT/driver.log" 2>&1
 echo "driver rc=$? after $(( $(date +%s) - t0 )) s"
 python3 benchmarks/study.py archive
 tail -5 "$OUT/driver.log"
+python3 benchmarks/study.py todo --seeds 1 2 3 > "$OUT/todo.txt"; tail -3 "$OUT/todo.txt"   # what is left
 grep -c "^done" "$OUT/driver.log"; grep "FAILED" "$OUT/driver.log" | head
 tar czf "$OUT/study.tgz" benchmarks/results
 tar czf "$OUT/logs.tgz" runs/study/*.log 2>/dev/null
