@@ -471,9 +471,9 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
                 fused.append(100 * rep["top1"])
                 g3.append(rep["gmacs_sum"] or 0.0)
                 g1.append(float(np.load(paths[0])["gmacs"].mean()))
+        cost = f"{np.mean(g1):.4f} / {np.mean(g3):.4f}" if fused else "--"
         lines.append(f"| {model} | {_ms(accs['joint'])} | {_ms(accs['bone'])} | {_ms(accs['velocity'])} | "
-                     f"{_ms(fused)} | {(np.mean(g1) if g1 else float('nan')):.4f} / "
-                     f"{(np.mean(g3) if g3 else float('nan')):.4f} | {len(fused)} |")
+                     f"{_ms(fused)} | {cost} | {len(fused)} |")
     if st.published:
         lines += ["", "Published figures on this protocol (pose only, as reported by their authors):", ""]
         lines += [f"* {m}: {v:.2f} % ({src})" for m, v, src in st.published]
