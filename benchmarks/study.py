@@ -174,7 +174,7 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
     common = ["train.threads=1", f"train.amp={a.amp}", f"out_dir={out}", *a.overrides, "--no-progress"]
     if a.device:
         common.insert(0, f"train.device={a.device}")
-    todo = []
+    left, seen = [], set()
     streams = STREAMS if a.streams else ("joint",)
     for seed in a.seeds:
         for ds in a.sets:
@@ -182,6 +182,7 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
             layout = get_layout(get_preset(ds).layout)
             for stream in streams:
                 name = f"{ds}-{stream}-s{seed}"
+                seen.add(name)
                 if a.groups and name not in a.groups:
                     continue
                 base = [f"name={name}", f"train.seed={seed}", f"data.path={_pkl(ds)}", *common]
@@ -196,8 +197,11 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
                 later = [st for st in stages if st.startswith(ADA_STAGES)]
                 first = [st for st in stages if st not in later]
                 prio = (stream != "joint", seed, LONGEST_FIRST.index(ds) if ds in LONGEST_FIRST else 9)
-                todo.append((name, argv, first, later, prio))
-    return sorted(todo, key=lambda g: g[4][:2])  # the joint stream first, then seed by seed
+                left.append((name, argv, first, later, prio))
+    if a.groups and set(a.groups) - seen:
+        sys.exit(f"--groups {' '.join(sorted(set(a.groups) - seen))}: not among the groups of "
+                 f"--sets / --seeds / streams asked for ({', '.join(sorted(seen))})")
+    return sorted(left, key=lambda g: g[4][:2])  # the joint stream first, then seed by seed
 
 
 def jobs(a) -> list[tuple[str, list[str]]]:
@@ -293,25 +297,31 @@ def run_per_stage(a, out: Path) -> list[str]:
     return failed
 
 
+def _set_of(group: str) -> str:
+    """The set of a group folder name <set>-<stream>-s<seed> (set names hold no '-')."""
+    return group.split("-")[0]
+
+
 def todo(a) -> dict:
     """What ``run`` would train with these arguments -- every group not archived whole, all its
     stages -- and the training minutes the same (set, stage) took in the archive: the median per
     device (the CPU: one torch thread; the GPU: about 15 stages sharing it). A stage never run
     on a device counts as unknown there (None)."""
+    arch = _archive(a)
     took: dict = {}  # (set, stage, device) -> [minutes]
-    for p in _archive(a).glob("*/*/test.json"):
+    for p in arch.glob("*/*/test.json"):
         r = json.loads(p.read_text())
         if r.get("train_minutes") is not None:
-            took.setdefault((p.parent.parent.name.split("-")[0], p.parent.name, _device(r)),
+            took.setdefault((_set_of(p.parent.parent.name), p.parent.name, _device(r)),
                             []).append(r["train_minutes"])
     rows = []
     for name, _, first, later, _ in groups(a):
-        ds = name.split("-")[0]
-        have = [st for st in first + later if (_archive(a) / name / st / "test.json").is_file()]
-        row = {"group": name, "stages": len(first) + len(later), "archived": len(have)}
+        stages = first + later
+        row = {"group": name, "stages": len(stages),
+               "archived": sum((arch / name / st / "test.json").is_file() for st in stages)}
         for dev in ("CPU", "GPU"):
-            m = [took.get((ds, st, dev)) for st in first + later]
-            row[f"{dev.lower()}_minutes"] = (None if any(x is None for x in m)
+            m = [took.get((_set_of(name), st, dev)) for st in stages]
+            row[f"{dev.lower()}_minutes"] = (None if None in m
                                              else round(sum(float(np.median(x)) for x in m), 1))
         rows.append(row)
     total = {k: (None if any(r[k] is None for r in rows) else round(sum(r[k] for r in rows), 1))
