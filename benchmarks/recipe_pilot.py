@@ -188,25 +188,30 @@ ADA_VARIANTS = {
 }
 
 
-def _ada_root(ds: str, seed: int, amp: str = "none") -> str:
-    """The AdaSGN pilot's folder under OUT (float32 singles: no suffix, the first runs)."""
-    return f"{ds}-ada-s{seed}" + ("" if amp == "none" else f"-{amp}")
+def _ada_root(ds: str, seed: int, amp: str = "none", policy_fraction: float = 0.0) -> str:
+    """The AdaSGN pilot's folder under OUT (float32 singles: no suffix, the first runs; a
+    policy part of the training split: ``-pf<percent>``, its singles trained without it)."""
+    return (f"{ds}-ada-s{seed}" + ("" if amp == "none" else f"-{amp}")
+            + (f"-pf{round(100 * policy_fraction)}" if policy_fraction else ""))
 
 
-def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS), amp: str = "none") -> None:
+def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS), amp: str = "none",
+               policy_fraction: float = 0.0) -> None:
     """The AdaSGN part of the recipe on the inner split of ``ds``: the six singles once (the
     recipe's singles stage, ``jobs`` at a time, in precision ``amp``; ``none`` = float32, as the
     pilot's first runs), then AdaSGN from them once per variant, side by side; every stage logs
-    the inner test (``train.monitor``). Resumable like the rest."""
+    the inner test (``train.monitor``). ``policy_fraction``: ``data.policy_fraction`` for every
+    stage (the singles never see the policy's part). Resumable like the rest."""
     inner_split(ds)
-    root = _ada_root(ds, seed, amp)
+    root = _ada_root(ds, seed, amp, policy_fraction)
     ada_cfg = str(ROOT / ("configs/msr/adasgn.yaml" if ds == "msr" else SETS[ds][0]))
-    cfg = load_config(ada_cfg, [f"name={root}", *_inner(ds, seed)])
+    inner = [*_inner(ds, seed), f"data.policy_fraction={policy_fraction}"]
+    cfg = load_config(ada_cfg, [f"name={root}", *inner])
     OUT.mkdir(parents=True, exist_ok=True)
     stages = [st for st, _, _ in single_stages(cfg)]
 
     def single(stage: str) -> None:  # adasgn recipe --stages: resumable, one process each
-        run_logged(adasgn("recipe", ada_cfg, f"name={root}", *_inner(ds, seed), f"train.amp={amp}",
+        run_logged(adasgn("recipe", ada_cfg, f"name={root}", *inner, f"train.amp={amp}",
                           "--stages", stage, "--no-progress"), OUT / f"{root}-{stage}.log", check=True)
 
     with ThreadPoolExecutor(jobs) as ex:
@@ -219,15 +224,15 @@ def run_adasgn(ds: str, seed: int, jobs: int, variants=tuple(ADA_VARIANTS), amp:
             return
         run_logged(adasgn("train", ada_cfg, f"name={name}", "model.name=adasgn",
                           *ADA_VARIANTS[variant], f"adasgn.pretrained=[{','.join(singles)}]",
-                          f"train.freeze_epochs={cfg.recipe.freeze_epochs}", *_inner(ds, seed),
+                          f"train.freeze_epochs={cfg.recipe.freeze_epochs}", *inner,
                           "--resume", "--no-progress"), OUT / f"{root}-{variant}.log", check=True)
 
     with ThreadPoolExecutor(jobs) as ex:
         list(ex.map(one, variants))
 
 
-def report_adasgn(ds: str, seed: int, amp: str = "none") -> None:
-    root = OUT / _ada_root(ds, seed, amp)
+def report_adasgn(ds: str, seed: int, amp: str = "none", policy_fraction: float = 0.0) -> None:
+    root = OUT / _ada_root(ds, seed, amp, policy_fraction)
     print(f"\nAdaSGN pilot on the inner split of {ds} (seed {seed}): inner-test top-1 % and GMACs "
           "(last epoch / mean of the last 5; and with select=loss replayed)")
     for d in sorted(p.parent for p in root.glob("*/test.json")):
@@ -273,11 +278,11 @@ def select_adasgn(sets, seed: int) -> None:
                   f"{sum(x < 0 for x in g)} worse")
 
 
-def forced_branches(ds: str, seed: int) -> None:
+def forced_branches(ds: str, seed: int, amp: str = "none", policy_fraction: float = 0.0) -> None:
     """Each trained AdaSGN of the pilot with its decisions forced onto one branch for every frame:
     inner-test top-1 % per branch, through the model's own shared temporal module and head.
     A branch the shared module never learnt is near chance here."""
-    root = OUT / _ada_root(ds, seed)
+    root = OUT / _ada_root(ds, seed, amp, policy_fraction)
     print(f"\nAdaSGN pilot on the inner split of {ds} (seed {seed}): inner-test top-1 % with every "
           "frame forced onto one branch (the selected checkpoint), and with the policy deciding")
     for d in sorted(p.parent for p in root.glob("adasgn_*/test.json")):
@@ -394,21 +399,25 @@ def main() -> None:
     ap.add_argument("--singles-amp", choices=["none", "bf16"], default="none",
                     help="precision of the `adasgn` action's singles (none = float32, the pilot's "
                          "first runs; bf16: in <set>-ada-s<seed>-bf16/, twice as fast here)")
+    ap.add_argument("--policy-fraction", type=float, default=0.0,
+                    help="data.policy_fraction of the `adasgn` action's stages (singles included): "
+                         "the policy learns only from that part of the inner train; in "
+                         "<set>-ada-s<seed>[-bf16]-pf<percent>/")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     if a.what == "run":
         run(a.sets, a.variants, a.seeds, a.jobs, a.single_sets)
     elif a.what == "adasgn":
         for ds in a.sets:
-            run_adasgn(ds, a.seeds[0], a.jobs, a.ada_variants, a.singles_amp)
+            run_adasgn(ds, a.seeds[0], a.jobs, a.ada_variants, a.singles_amp, a.policy_fraction)
     elif a.what == "report-adasgn":
         for ds in a.sets:
-            report_adasgn(ds, a.seeds[0], a.singles_amp)
+            report_adasgn(ds, a.seeds[0], a.singles_amp, a.policy_fraction)
     elif a.what == "select-adasgn":
         select_adasgn(a.sets, a.seeds[0])
     elif a.what == "forced":
         for ds in a.sets:
-            forced_branches(ds, a.seeds[0])
+            forced_branches(ds, a.seeds[0], a.singles_amp, a.policy_fraction)
     else:
         report(a.sets, a.variants, a.seeds, a.json)
 

@@ -10,9 +10,11 @@ import torch
 
 from adasgn.engine.checkpoint import load_checkpoint
 from adasgn.engine.config import ConfigError, load_config
+from adasgn.engine.data import load_data
 from adasgn.engine.evaluate import autocast
 from adasgn.engine.recipe import run_recipe, run_sweep
-from adasgn.models.losses import label_smoothing_cross_entropy
+from adasgn.engine.trainer import Trainer
+from adasgn.models.losses import build_criterion, label_smoothing_cross_entropy
 
 from helpers import tiny_pkl
 
@@ -347,3 +349,44 @@ def test_bf16_autocast_training_on_the_cpu(tmp_path):
     # the autocast really is on for the CPU
     with autocast(torch.device("cpu"), "bf16"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+
+
+def test_policy_fraction_trains_the_policy_on_its_own_part_only(tmp_path):
+    """data.policy_fraction: a part of the training split, disjoint from the rest and from the
+    validation part, that only AdaSGN's policy learns from; the main steps never move the policy
+    and the policy steps move nothing else."""
+    pkl = tiny_pkl(tmp_path / "d.pkl", n=96)
+    cfg = load_config(ROOT / "configs" / "base.yaml", _args(pkl, tmp_path, "p", epochs=1, extra=[
+        "model.name=adasgn", "data.policy_fraction=0.25", "train.batch_size=8"]))
+    data = load_data(cfg)
+    parts = {k: set(data.names(k)) for k in ("train", "val", "policy")}
+    assert all(parts[a].isdisjoint(parts[b]) for a, b in [("train", "val"), ("train", "policy"),
+                                                          ("val", "policy")])
+    whole = set(data.source["split"][cfg.data.train_split])
+    assert set().union(*parts.values()) == whole
+    assert abs(len(parts["policy"]) - 0.25 * (len(whole) - len(parts["val"]))) <= len(set(data.labels("train")))
+
+    tr = Trainer(cfg, progress=False)
+    tr._prepare_run_dir()
+    policy = {n: p.detach().clone() for n, p in tr.model.named_parameters() if n.startswith("policy.")}
+    rest = {n: p.detach().clone() for n, p in tr.model.named_parameters()
+            if not n.startswith("policy.") and p.requires_grad}
+    assert policy and rest
+    calls = []
+    real_step = tr._policy_step
+    tr._policy_step = lambda batch, *a: calls.append(len(batch[1])) or 0.0  # main steps only
+    rec = tr.train_epoch(0)
+    n_pol = len(tr.data.train_loader(0, split="policy"))
+    assert len(calls) == n_pol and sum(calls) == len(parts["policy"]) and "policy_loss" in rec
+    for n, p in tr.model.named_parameters():
+        if n in policy:
+            assert torch.equal(p, policy[n]), f"a main step moved the policy ({n})"
+    assert any(not torch.equal(p, rest[n]) for n, p in tr.model.named_parameters() if n in rest)
+
+    before = {n: p.detach().clone() for n, p in tr.model.named_parameters()}
+    batch = next(iter(tr.data.train_loader(1, split="policy")))
+    crit = build_criterion(tr.model, alpha=4.0, warm_epochs=0)
+    loss = real_step(batch, crit, 1, {id(p) for p in tr.model.policy.parameters()})
+    assert np.isfinite(loss) and tr.model.training
+    moved = {n for n, p in tr.model.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and all(n.startswith("policy.") for n in moved), sorted(moved)[:5]

@@ -36,6 +36,11 @@ class DataConfig:
     test_split: str = "xsub_val"  # pyskl calls the test split "<protocol>_val"
     val_fraction: float = 0.05  # validation split held out from train_split (model selection)
     val_seed: int = 0
+    # a second part of the training split (stratified, seeded, after the validation part) that
+    # only AdaSGN's policy learns from: every stage of a run (SGN, singles, AdaSGN's branches and
+    # temporal module) leaves it out, so the policy's cross-entropy there says which branches
+    # generalise rather than which fit the training data (experimental, docs/adasgn.md)
+    policy_fraction: float = 0.0
     stream: str = "joint"  # joint | bone | velocity
     num_frames: int = 20
     rotation: float | None = None  # degrees of random rotation in training; None = dataset default
@@ -244,6 +249,8 @@ def validate(cfg: Config) -> None:
                           f"{cfg.train.monitor}")
     if not 0 <= cfg.data.val_fraction < 1:
         raise ConfigError("data.val_fraction must be in [0, 1)")
+    if not 0 <= cfg.data.policy_fraction < 1:
+        raise ConfigError("data.policy_fraction must be in [0, 1)")
     if cfg.train.select_on == "val" and cfg.data.val_fraction == 0:
         raise ConfigError("train.select_on=val needs data.val_fraction > 0")
     if cfg.adasgn.loss_norm not in ("official", "paper"):

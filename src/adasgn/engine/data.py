@@ -123,10 +123,11 @@ class RunData:
                             pin_memory=torch.cuda.is_available(), rank=D.rank(),
                             world_size=D.world_size())
 
-    def train_loader(self, epoch: int) -> DataLoader:
-        """The training loader of ``epoch`` (seeded shuffle; sharded over DDP ranks)."""
+    def train_loader(self, epoch: int, split: str = "train") -> DataLoader:
+        """The training loader of ``epoch`` (seeded shuffle; sharded over DDP ranks); ``split``
+        ``policy``: the part only AdaSGN's policy learns from (``data.policy_fraction``)."""
         cfg = self.cfg
-        loader = build_loader(self.datasets["train"], batch_size=cfg.train.batch_size, train=True,
+        loader = build_loader(self.datasets[split], batch_size=cfg.train.batch_size, train=True,
                               num_workers=cfg.data.workers, seed=cfg.train.seed, rank=D.rank(),
                               world_size=D.world_size())
         loader.sampler.set_epoch(epoch)
@@ -207,6 +208,10 @@ def load_data(cfg: Config, source=None) -> RunData:
     if dc.val_fraction > 0:
         train_names, val_names = holdout(train_names, dc.val_fraction, dc.val_seed,
                                          labels=[by_name[n] for n in train_names])
+    policy_names: list = []
+    if dc.policy_fraction > 0:  # a different seed from the validation carve's
+        train_names, policy_names = holdout(train_names, dc.policy_fraction, dc.val_seed + 1,
+                                            labels=[by_name[n] for n in train_names])
     seed = cfg.train.seed
     train_pipe = run_pipeline(cfg, layout.name, train=True)
     eval_pipe = run_pipeline(cfg, layout.name, train=False)
@@ -216,5 +221,7 @@ def load_data(cfg: Config, source=None) -> RunData:
     }
     if val_names:
         datasets["val"] = SkeletonDataset(data, val_names, eval_pipe, seed=seed)
+    if policy_names:
+        datasets["policy"] = SkeletonDataset(data, policy_names, train_pipe, seed=seed)
     class_names = list(meta.get("class_names") or [str(i) for i in range(preset.num_classes)])
     return RunData(cfg, preset, layout, class_names, data, datasets)

@@ -213,9 +213,14 @@ class Trainer:
                                     smoothing=cfg.train.label_smoothing)
         tot_loss = tot_eff = 0.0
         correct = count = 0
+        policy = self._policy_part(epoch)  # None, or (policy parameter ids, loader)
+        if policy is not None:
+            policy_ids, policy_loader = policy
+            policy_iter, n_main, n_pol = iter(policy_loader), len(loader), len(policy_loader)
+            pol_loss = pol_count = 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
                    disable=not (self.progress and D.is_main()), file=sys.stderr, dynamic_ncols=True)
-        for x, y, _ in bar:
+        for i, (x, y, _) in enumerate(bar):
             self._fault_point()
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with autocast(self.device, cfg.train.amp):
@@ -224,7 +229,12 @@ class Trainer:
             eff = parts["eff"]
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if policy is not None:  # the policy learns from its own part only
+                _drop_grads(net, lambda p: id(p) in policy_ids)
             self.optimizer.step()
+            if policy is not None and (i + 1) * n_pol // n_main > i * n_pol // n_main:
+                pol_loss += self._policy_step(next(policy_iter), criterion, epoch, policy_ids)
+                pol_count += 1
             n = y.shape[0]
             tot_loss += float(loss.detach()) * n
             tot_eff += float(eff) * n
@@ -239,8 +249,42 @@ class Trainer:
         tot_loss, tot_eff, correct, count = t.tolist()
         rec = {"train_loss": tot_loss / max(count, 1), "train_acc": correct / max(count, 1),
                "eff_loss": tot_eff / max(count, 1)}
+        if policy is not None:
+            rec["policy_loss"] = pol_loss / max(pol_count, 1)
         rec.update(net.schedule_state())
         return rec
+
+    def _policy_part(self, epoch: int):
+        """(ids of the policy's parameters, the loader of ``epoch``) when AdaSGN's policy learns
+        from its own part of the training split (``data.policy_fraction``), else None."""
+        policy = getattr(self.model, "policy", None)
+        if "policy" not in self.data.datasets or policy is None:
+            return None
+        ids = {id(p) for p in policy.parameters()}
+        return (ids, self.data.train_loader(epoch, split="policy")) if ids else None
+
+    def _policy_step(self, batch, criterion, epoch: int, policy_ids: set) -> float:
+        """One update of the policy alone on a batch of its part of the training split: the
+        branches, temporal module and head run as at test time (eval mode: running BatchNorm
+        statistics, no dropout) and are not updated; the policy samples its decisions as in
+        training. Returns the batch's loss."""
+        net = self.model
+        x, y, _ = batch
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        for name, m in net.named_children():
+            if name != "policy":
+                m.eval()
+        try:
+            with autocast(self.device, self.cfg.train.amp):
+                logits, info = self.ddp_model(x)
+            loss, _ = criterion(logits.float(), info, y, epoch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            _drop_grads(net, lambda p: id(p) not in policy_ids)
+            self.optimizer.step()
+        finally:
+            net.train()  # AdaSGN.train keeps frozen branches in eval mode
+        return float(loss.detach())
 
     def fit(self) -> dict:
         cfg = self.cfg
@@ -322,6 +366,14 @@ class Trainer:
             (self.run_dir / "test.json").write_text(json.dumps(out, indent=2))
             save_scores(self.run_dir / "scores_test.npz", res, self.data, "test")
         return out
+
+
+def _drop_grads(model: nn.Module, which) -> None:
+    """Set the gradients of ``model``'s parameters ``which(p)`` selects to None: the optimiser
+    (Adam) then leaves them, their moments and their weight decay untouched this step."""
+    for p in model.parameters():
+        if which(p):
+            p.grad = None
 
 
 def cross_entropy(scores: np.ndarray, labels: np.ndarray) -> float:
