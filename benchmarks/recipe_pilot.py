@@ -175,6 +175,10 @@ ADA_VARIANTS = {
     # the recipe's AdaSGN stage (temporal) under CPU bf16 autocast, from the same fp32 singles
     "temporal_bf16": ["model.options={policy_init: random}", "adasgn.take_temporal=true",
                       "train.amp=bf16"],
+    # every branch usable through the shared module (branch_loss) and, with --policy-fraction,
+    # a policy that picks among them on held-out sequences
+    "temporal_branch_bf16": ["model.options={policy_init: random, branch_loss: 1.0}",
+                             "adasgn.take_temporal=true", "train.amp=bf16"],
     # the temporal module and head from the single with the lowest validation loss instead of the
     # full big one (adasgn.take_temporal=best): on MSR / UTD-MHAD the small 9-joint single is the
     # best model, and a policy started from the full big single's temporal module settles on
