@@ -386,7 +386,8 @@ def test_policy_fraction_trains_the_policy_on_its_own_part_only(tmp_path):
     before = {n: p.detach().clone() for n, p in tr.model.named_parameters()}
     batch = next(iter(tr.data.train_loader(1, split="policy")))
     crit = build_criterion(tr.model, alpha=4.0, warm_epochs=0)
-    loss = real_step(batch, crit, 1, {id(p) for p in tr.model.policy.parameters()})
+    _, others, _ = tr._policy_part(1)
+    loss = real_step(batch, crit, 1, others)
     assert np.isfinite(loss) and tr.model.training
     moved = {n for n, p in tr.model.named_parameters() if not torch.equal(p, before[n])}
     assert moved and all(n.startswith("policy.") for n in moved), sorted(moved)[:5]

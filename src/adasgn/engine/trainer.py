@@ -213,9 +213,9 @@ class Trainer:
                                     smoothing=cfg.train.label_smoothing)
         tot_loss = tot_eff = 0.0
         correct = count = 0
-        policy = self._policy_part(epoch)  # None, or (policy parameter ids, loader)
+        policy = self._policy_part(epoch)  # None, or (policy params, the others, loader)
         if policy is not None:
-            policy_ids, policy_loader = policy
+            policy_params, other_params, policy_loader = policy
             policy_iter, n_main, n_pol = iter(policy_loader), len(loader), len(policy_loader)
             pol_loss = pol_count = 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
@@ -230,10 +230,10 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if policy is not None:  # the policy learns from its own part only
-                _drop_grads(net, lambda p: id(p) in policy_ids)
+                _drop_grads(policy_params)
             self.optimizer.step()
             if policy is not None and (i + 1) * n_pol // n_main > i * n_pol // n_main:
-                pol_loss += self._policy_step(next(policy_iter), criterion, epoch, policy_ids)
+                pol_loss += self._policy_step(next(policy_iter), criterion, epoch, other_params)
                 pol_count += 1
             n = y.shape[0]
             tot_loss += float(loss.detach()) * n
@@ -255,15 +255,18 @@ class Trainer:
         return rec
 
     def _policy_part(self, epoch: int):
-        """(ids of the policy's parameters, the loader of ``epoch``) when AdaSGN's policy learns
-        from its own part of the training split (``data.policy_fraction``), else None."""
+        """(the policy's parameters, every other parameter, the loader of ``epoch``) when
+        AdaSGN's policy learns from its own part of the training split
+        (``data.policy_fraction``), else None."""
         policy = getattr(self.model, "policy", None)
         if "policy" not in self.data.datasets or policy is None:
             return None
-        ids = {id(p) for p in policy.parameters()}
-        return (ids, self.data.train_loader(epoch, split="policy")) if ids else None
+        mine = list(policy.parameters())
+        ids = {id(p) for p in mine}
+        others = [p for p in self.model.parameters() if id(p) not in ids]
+        return (mine, others, self.data.train_loader(epoch, split="policy")) if mine else None
 
-    def _policy_step(self, batch, criterion, epoch: int, policy_ids: set) -> float:
+    def _policy_step(self, batch, criterion, epoch: int, other_params: list) -> float:
         """One update of the policy alone on a batch of its part of the training split: the
         branches, temporal module and head run as at test time (eval mode: running BatchNorm
         statistics, no dropout) and are not updated; the policy samples its decisions as in
@@ -280,7 +283,7 @@ class Trainer:
             loss, _ = criterion(logits.float(), info, y, epoch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            _drop_grads(net, lambda p: id(p) not in policy_ids)
+            _drop_grads(other_params)
             self.optimizer.step()
         finally:
             net.train()  # AdaSGN.train keeps frozen branches in eval mode
@@ -368,12 +371,11 @@ class Trainer:
         return out
 
 
-def _drop_grads(model: nn.Module, which) -> None:
-    """Set the gradients of ``model``'s parameters ``which(p)`` selects to None: the optimiser
-    (Adam) then leaves them, their moments and their weight decay untouched this step."""
-    for p in model.parameters():
-        if which(p):
-            p.grad = None
+def _drop_grads(params) -> None:
+    """Set the gradients of ``params`` to None: the optimiser (Adam) then leaves them, their
+    moments and their weight decay untouched this step."""
+    for p in params:
+        p.grad = None
 
 
 def cross_entropy(scores: np.ndarray, labels: np.ndarray) -> float:
