@@ -311,22 +311,27 @@ _KINECT_V1 = (
     "r_hip", "r_knee", "r_ankle", "r_foot",
 )  # fmt: skip
 
+# The Kinect v1 skeleton by joint name -- its tree (rooted at the hip centre) and the NTU 9-group
+# scheme transferred to it: lower torso, shoulder girdle, head, each elbow, each wrist+hand, each
+# leg. kinect20 (the SDK order) and utd20 (UTD-MHAD's order) list the same joints in two orders.
+_KINECT_V1_PARENT = {
+    "hip_center": None, "spine": "hip_center", "shoulder_center": "spine", "head": "shoulder_center",
+    "l_shoulder": "shoulder_center", "l_elbow": "l_shoulder", "l_wrist": "l_elbow", "l_hand": "l_wrist",
+    "r_shoulder": "shoulder_center", "r_elbow": "r_shoulder", "r_wrist": "r_elbow", "r_hand": "r_wrist",
+    "l_hip": "hip_center", "l_knee": "l_hip", "l_ankle": "l_knee", "l_foot": "l_ankle",
+    "r_hip": "hip_center", "r_knee": "r_hip", "r_ankle": "r_knee", "r_foot": "r_ankle",
+}  # fmt: skip
+_KINECT_V1_GROUPS9 = [
+    ["hip_center", "spine", "l_hip", "r_hip"], ["shoulder_center", "l_shoulder", "r_shoulder"],
+    ["head"], ["l_elbow"], ["l_wrist", "l_hand"], ["r_elbow"], ["r_wrist", "r_hand"],
+    ["l_knee", "l_ankle", "l_foot"], ["r_knee", "r_ankle", "r_foot"],
+]  # fmt: skip
+
 register_layout(make_layout(
     "kinect20",
     _KINECT_V1,
-    [None, "hip_center", "spine", "shoulder_center",
-     "shoulder_center", "l_shoulder", "l_elbow", "l_wrist",
-     "shoulder_center", "r_shoulder", "r_elbow", "r_wrist",
-     "hip_center", "l_hip", "l_knee", "l_ankle",
-     "hip_center", "r_hip", "r_knee", "r_ankle"],
-    {
-        # the NTU 9-group scheme transferred to Kinect v1: lower torso, shoulder girdle, head,
-        # each elbow, each wrist+hand, each leg
-        9: [["hip_center", "spine", "l_hip", "r_hip"], ["shoulder_center", "l_shoulder", "r_shoulder"],
-            ["head"], ["l_elbow"], ["l_wrist", "l_hand"], ["r_elbow"], ["r_wrist", "r_hand"],
-            ["l_knee", "l_ankle", "l_foot"], ["r_knee", "r_ankle", "r_foot"]],
-        1: [list(_KINECT_V1)],
-    },
+    [_KINECT_V1_PARENT[j] for j in _KINECT_V1],
+    {9: _KINECT_V1_GROUPS9, 1: [list(_KINECT_V1)]},
     center="spine",
     description="Kinect v1 SDK order (20 joints)",
 ))  # fmt: skip
@@ -431,7 +436,7 @@ register_layout(make_layout(
 ))  # fmt: skip
 
 # UTD-MHAD: Kinect v1 joints in UTD's own order (Skeleton_joint_order.txt: head first), not the
-# SDK order of kinect20; the same NTU-style 9-group scheme as kinect20 / msr20.
+# SDK order of kinect20; the same tree and 9-group scheme by name.
 _UTD = (
     "head", "shoulder_center", "spine", "hip_center",
     "l_shoulder", "l_elbow", "l_wrist", "l_hand",
@@ -443,17 +448,8 @@ _UTD = (
 register_layout(make_layout(
     "utd20",
     _UTD,
-    ["shoulder_center", "spine", "hip_center", None,
-     "shoulder_center", "l_shoulder", "l_elbow", "l_wrist",
-     "shoulder_center", "r_shoulder", "r_elbow", "r_wrist",
-     "hip_center", "l_hip", "l_knee", "l_ankle",
-     "hip_center", "r_hip", "r_knee", "r_ankle"],
-    {
-        9: [["hip_center", "spine", "l_hip", "r_hip"], ["shoulder_center", "l_shoulder", "r_shoulder"],
-            ["head"], ["l_elbow"], ["l_wrist", "l_hand"], ["r_elbow"], ["r_wrist", "r_hand"],
-            ["l_knee", "l_ankle", "l_foot"], ["r_knee", "r_ankle", "r_foot"]],
-        1: [list(_UTD)],
-    },
+    [_KINECT_V1_PARENT[j] for j in _UTD],
+    {9: _KINECT_V1_GROUPS9, 1: [list(_UTD)]},
     center="spine",
     description="UTD-MHAD Kinect v1 skeleton, UTD's joint order (20 joints)",
 ))  # fmt: skip
