@@ -1060,7 +1060,8 @@ def prepare_sfinge3d(raw: str | os.PathLike, out: str | os.PathLike, workers: in
             rejects.append(Reject(name + ".txt", "path does not match <class>/<n>.txt", "bad name"))
             continue
         if not 1 <= int(folder) <= len(classes):
-            rejects.append(Reject(name + ".txt", f"class folder {folder} is not one of 1..13",
+            rejects.append(Reject(name + ".txt",
+                                  f"class folder {folder} is not one of 1..{len(classes)}",
                                   "unknown class"))
             continue
         tasks.append((str(p), name, int(folder) - 1))
