@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The results study on a lent GPU machine (docs/results.md "Protocol"): one command, resumable
-# while the machine stays warm; groups already archived whole (benchmarks/results/study) are
-# skipped, so a later session continues where the archive stops. The shared data does not travel
+# while the machine stays warm; stages already archived (benchmarks/results/study) are skipped
+# (but the singles a missing AdaSGN stage starts from), so a later session continues where the
+# archive stops. The shared data does not travel
 # to that machine: prepare the four pkls here and carry them gzipped in .devdata/:
 #   echo /.devdata/ >> .git/info/exclude; mkdir -p .devdata
 #   for s in msr fpha utd_mhad penn; do gzip -c data/$s.pkl > .devdata/$s.pkl.gz; done

@@ -36,12 +36,14 @@ Every finished stage is copied into the **archive** (``--archive``, default
 ``benchmarks/results/study/<set>-<stream>-s<seed>/<stage>/``, committed): its test.json with the
 training minutes and the device added, and for SGN and the recipe's AdaSGN the test scores the
 three-stream fusion needs. Checkpoints stay in the runs folder, which does not outlive a
-session, so a group (one sweep / recipe) whose AdaSGN stages are missing is trained again whole
-(its singles too), never finished from other singles. ``archive`` copies what the runs folder
+session, so an AdaSGN stage that is missing is trained with its own group's singles trained
+again (those the runs folder lacks), never from other singles; an archived stage nothing needs
+(SGN, the other AdaSGN stages) is not trained again. ``archive`` copies what the runs folder
 has finished and the archive lacks; ``report`` does that first.
 
-``todo`` lists what ``run`` would train with the same arguments (every group not archived whole,
-trained whole) and what those stages took in the archive, per device: the plan for a session.
+``todo`` lists what ``run`` would train with the same arguments (per group: the stages missing,
+and the singles a missing AdaSGN stage needs) and what those stages took in the archive, per
+device: the plan for a session.
 
 ``report`` reads the archive's test.json / scores_test.npz, computes mean and standard
 deviation over seeds, adds a 1-NN baseline (nearest training sequence, Euclidean distance between
@@ -77,7 +79,7 @@ from adasgn.engine.config import load_config  # noqa: E402
 from adasgn.data.dataset import SkeletonDataset  # noqa: E402
 from adasgn.engine.data import load_data, run_pipeline  # noqa: E402
 from adasgn.engine.plots import tradeoff_plot  # noqa: E402
-from adasgn.engine.recipe import recipe_stages, sweep_stages  # noqa: E402
+from adasgn.engine.recipe import recipe_stages, single_stages, sweep_stages  # noqa: E402
 from adasgn.skeleton import get_layout  # noqa: E402
 
 
@@ -166,10 +168,28 @@ class Job:
     argv: list = field(compare=False)
 
 
+def plan(a, name: str, first: list[str], later: list[str], needs: list[str]):
+    """The stages of one group that ``run`` trains: (first-phase, AdaSGN-phase). A stage is
+    trained when neither the runs folder has it finished nor the archive holds it; and when an
+    AdaSGN stage is trained, so is every stage it starts from (``needs``: the six singles) that
+    the runs folder lacks, archived or not -- the archive keeps no checkpoint."""
+    out, arch = _out(a), _archive(a)
+
+    def here(st):
+        return (out / name / st / "test.json").is_file()
+
+    def kept(st):
+        return (arch / name / st / "test.json").is_file()
+
+    later = [st for st in later if not here(st) and not kept(st)]
+    first = [st for st in first if not here(st) and (not kept(st) or (later and st in needs))]
+    return first, later
+
+
 def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
-    """(group, the sweep / recipe argv without --stages, its first-phase stages (SGN, singles),
-    its AdaSGN stages, its priority) for every (set, stream, seed) asked for and not in the
-    archive whole."""
+    """(group, the sweep / recipe argv without --stages, the first-phase stages to train (SGN,
+    singles), the AdaSGN stages to train, its priority) for every (set, stream, seed) asked for
+    that has a stage to train (``plan``)."""
     out = _out(a)
     common = ["train.threads=1", f"train.amp={a.amp}", f"out_dir={out}", *a.overrides, "--no-progress"]
     if a.device:
@@ -192,10 +212,13 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
                 else:
                     argv = adasgn("recipe", SETS[ds].config, f"data.stream={stream}", *base)
                     stages = recipe_stages(cfg, layout)
-                if all((_archive(a) / name / st / "test.json").is_file() for st in stages):
-                    continue  # archived whole: done, on whatever machine it ran
                 later = [st for st in stages if st.startswith(ADA_STAGES)]
-                first = [st for st in stages if st not in later]
+                needs = [st for st, _, _ in single_stages(cfg, layout)]
+                if cfg.recipe.sgn_as_full_big and cfg.recipe.with_sgn:
+                    needs.append("sgn")  # the full-joint big single is copied from SGN
+                first, later = plan(a, name, [st for st in stages if st not in later], later, needs)
+                if not first + later:
+                    continue  # done: finished here or archived, on whatever machine it ran
                 prio = (stream != "joint", seed, LONGEST_FIRST.index(ds) if ds in LONGEST_FIRST else 9)
                 left.append((name, argv, first, later, prio))
     if a.groups and set(a.groups) - seen:
@@ -205,9 +228,9 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
 
 
 def jobs(a) -> list[tuple[str, list[str]]]:
-    """One command per (set, stream, seed): the whole sweep / recipe in one process (what
+    """One command per (set, stream, seed): the group's stages to train in one process (what
     ``--jobs`` runs at a time unless ``--per-stage``)."""
-    return [(name, argv) for name, argv, *_ in groups(a)]
+    return [(name, argv + ["--stages", *first, *later]) for name, argv, first, later, _ in groups(a)]
 
 
 def archive_stage(run_dir: Path, dest: Path) -> None:
@@ -259,20 +282,18 @@ def run(a) -> None:
 def run_per_stage(a, out: Path) -> list[str]:
     """Every stage its own process, ``--jobs`` at a time: SGN and the singles of every group are
     ready at once, a group's AdaSGN stages once its singles finished; joint stream first, then
-    seed by seed. Finished stages (test.json) are not started; each one is archived when done."""
+    seed by seed. Only the stages ``plan`` names are started; each one is archived when done."""
     ready: list[Job] = []
     waiting = {}  # group -> (first-phase stages still to finish, its AdaSGN jobs)
     failed = []
     for name, argv, first, later, prio in groups(a):
         def job(stage, phase):
             return Job((*prio, -phase, stage), name, stage, argv + ["--stages", stage])
-        todo_first = [st for st in first if not (out / name / st / "test.json").is_file()]
-        todo_later = [job(st, 1) for st in later if not (out / name / st / "test.json").is_file()]
-        ready += [job(st, 0) for st in todo_first]
-        if todo_first:
-            waiting[name] = (set(todo_first), todo_later)
+        ready += [job(st, 0) for st in first]
+        if first:
+            waiting[name] = (set(first), [job(st, 1) for st in later])
         else:
-            ready += todo_later
+            ready += [job(st, 1) for st in later]
     heapq.heapify(ready)
     running = {}
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
@@ -303,10 +324,11 @@ def _set_of(group: str) -> str:
 
 
 def todo(a) -> dict:
-    """What ``run`` would train with these arguments -- every group not archived whole, all its
-    stages -- and the training minutes the same (set, stage) took in the archive: the median per
-    device (the CPU: one torch thread; the GPU: about 15 stages sharing it). A stage never run
-    on a device counts as unknown there (None)."""
+    """What ``run`` would train with these arguments (``plan``: per group, the stages to train,
+    and how many of them the archive holds already -- singles trained again for their
+    checkpoints) and the training minutes the same (set, stage) took in the archive: the median
+    per device (the CPU: one torch thread; the GPU: about 15 stages sharing it). A stage never
+    run on a device counts as unknown there (None)."""
     arch = _archive(a)
     took: dict = {}  # (set, stage, device) -> [minutes]
     for p in arch.glob("*/*/test.json"):
@@ -318,7 +340,7 @@ def todo(a) -> dict:
     for name, _, first, later, _ in groups(a):
         stages = first + later
         row = {"group": name, "stages": len(stages),
-               "archived": sum((arch / name / st / "test.json").is_file() for st in stages)}
+               "again": sum((arch / name / st / "test.json").is_file() for st in stages)}
         for dev in ("CPU", "GPU"):
             m = [took.get((_set_of(name), st, dev)) for st in stages]
             row[f"{dev.lower()}_minutes"] = (None if None in m
@@ -332,13 +354,14 @@ def todo(a) -> dict:
 def todo_text(t: dict) -> str:
     def f(x):
         return "?" if x is None else f"{x:.1f}"
-    lines = [f"{'group':24s} {'stages':>6s} {'archived':>8s} {'CPU min':>8s} {'GPU min':>8s}"]
-    lines += [f"{r['group']:24s} {r['stages']:6d} {r['archived']:8d} {f(r['cpu_minutes']):>8s} "
+    lines = [f"{'group':24s} {'stages':>6s} {'again':>8s} {'CPU min':>8s} {'GPU min':>8s}"]
+    lines += [f"{r['group']:24s} {r['stages']:6d} {r['again']:8d} {f(r['cpu_minutes']):>8s} "
               f"{f(r['gpu_minutes']):>8s}" for r in t["groups"]]
     lines.append(f"{'total':24s} {t['stages']:6d} {'':8s} {f(t['cpu_minutes']):>8s} {f(t['gpu_minutes']):>8s}")
-    lines.append("(training minutes summed over the stages, medians of the archive's runs of the same "
-                 "set and stage: CPU = one torch thread each, GPU = ~15 stages sharing one; ? = never "
-                 "run there)")
+    lines.append("(stages: to train; again: of those, archived already -- singles an AdaSGN stage "
+                 "starts from; training minutes summed over the stages, medians of the archive's runs "
+                 "of the same set and stage: CPU = one torch thread each, GPU = ~15 stages sharing "
+                 "one; ? = never run there)")
     return "\n".join(lines)
 
 

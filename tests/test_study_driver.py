@@ -26,7 +26,8 @@ def test_jobs_train_in_the_chosen_precision_and_folder(tmp_path):
     assert [n for n, _ in todo] == ["msr-joint-s1", "penn-joint-s1", "msr-joint-s2", "penn-joint-s2"]
     for _, argv in todo:
         assert "train.amp=bf16" in argv and f"out_dir={tmp_path / 'study'}" in argv
-        assert argv[argv.index("--alphas") + 1:] == ["1.0", "16.0"]
+        assert argv[argv.index("--alphas") + 1:argv.index("--stages")] == ["1.0", "16.0"]
+        assert argv[argv.index("--stages") + 1:][0] == "sgn"  # nothing finished: every stage
     fp32 = study.jobs(_args(tmp_path, amp="none", streams=True, seeds=[1]))
     assert all("train.amp=none" in argv and f"out_dir={tmp_path / 'study-fp32'}" in argv
                for _, argv in fp32)
@@ -110,8 +111,9 @@ def test_per_stage_schedule_waits_for_the_singles(tmp_path, monkeypatch):
 
 
 def test_todo_lists_the_groups_left_and_what_they_took(tmp_path):
-    """study.py todo: the groups run would train (whole, archived stages included) and the
-    archive's median training minutes of the same set and stage, per device."""
+    """study.py todo: the stages run would train per group (an archived stage only when a missing
+    AdaSGN stage starts from it) and the archive's median training minutes of the same set and
+    stage, per device."""
     a = _args(tmp_path, sets=["msr"], seeds=[1, 2])
     (g1, _, first, later, _), (g2, *_) = study.groups(a)
     assert (g1, g2) == ("msr-joint-s1", "msr-joint-s2")
@@ -122,8 +124,23 @@ def test_todo_lists_the_groups_left_and_what_they_took(tmp_path):
     (arch / g1 / "sgn").mkdir(parents=True)  # seed 1: SGN only, on the GPU
     (arch / g1 / "sgn" / "test.json").write_text(json.dumps({"train_minutes": 0.5, "device": "cuda:0"}))
     t = study.todo(a)
-    n = len(first + later)
-    assert t["groups"] == [{"group": g1, "stages": n, "archived": 1,
-                            "cpu_minutes": n * (n + 1) / 2, "gpu_minutes": None}]
-    assert t["stages"] == n and t["cpu_minutes"] == n * (n + 1) / 2 and t["gpu_minutes"] is None
+    n = len(first + later)  # SGN (1 minute on the CPU) is archived and no AdaSGN stage needs it
+    assert t["groups"] == [{"group": g1, "stages": n - 1, "again": 0,
+                            "cpu_minutes": n * (n + 1) / 2 - 1, "gpu_minutes": None}]
+    assert t["stages"] == n - 1 and t["cpu_minutes"] == n * (n + 1) / 2 - 1 and t["gpu_minutes"] is None
     assert "msr-joint-s1" in study.todo_text(t) and "?" in study.todo_text(t)
+    # seed 1 archived but for `rand`: rand and the six singles it starts from, none of the rest
+    for st in first + later:
+        if st != "rand":
+            (arch / g1 / st).mkdir(parents=True, exist_ok=True)
+            (arch / g1 / st / "test.json").write_text(json.dumps({"train_minutes": 2.0, "device": "cpu"}))
+    [(name, argv, first1, later1, _)] = study.groups(a)
+    singles = [st for st in first if st.startswith("single_")]
+    assert (name, first1, later1) == (g1, singles, ["rand"]) and len(singles) == 6
+    assert study.jobs(a)[0][1][-8:] == ["--stages", *singles, "rand"]
+    assert study.todo(a)["groups"][0]["again"] == 6
+    # the singles finished in the runs folder (checkpoints there): rand alone
+    for st in singles:
+        (tmp_path / "study" / g1 / st).mkdir(parents=True)
+        (tmp_path / "study" / g1 / st / "test.json").write_text("{}")
+    assert [g[2:4] for g in study.groups(a)] == [([], ["rand"])]
