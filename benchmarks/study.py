@@ -79,7 +79,7 @@ from adasgn.engine.config import load_config  # noqa: E402
 from adasgn.data.dataset import SkeletonDataset  # noqa: E402
 from adasgn.engine.data import load_data, run_pipeline  # noqa: E402
 from adasgn.engine.plots import tradeoff_plot  # noqa: E402
-from adasgn.engine.recipe import recipe_stages, single_stages, sweep_stages  # noqa: E402
+from adasgn.engine.recipe import adasgn_starts_from, recipe_stages, sweep_stages  # noqa: E402
 from adasgn.skeleton import get_layout  # noqa: E402
 
 
@@ -168,21 +168,20 @@ class Job:
     argv: list = field(compare=False)
 
 
+def _finished(root: Path, group: str, stage: str) -> bool:
+    """Whether ``root`` (the runs folder or the archive) holds the stage finished."""
+    return (root / group / stage / "test.json").is_file()
+
+
 def plan(a, name: str, first: list[str], later: list[str], needs: list[str]):
     """The stages of one group that ``run`` trains: (first-phase, AdaSGN-phase). A stage is
     trained when neither the runs folder has it finished nor the archive holds it; and when an
     AdaSGN stage is trained, so is every stage it starts from (``needs``: the six singles) that
     the runs folder lacks, archived or not -- the archive keeps no checkpoint."""
     out, arch = _out(a), _archive(a)
-
-    def here(st):
-        return (out / name / st / "test.json").is_file()
-
-    def kept(st):
-        return (arch / name / st / "test.json").is_file()
-
-    later = [st for st in later if not here(st) and not kept(st)]
-    first = [st for st in first if not here(st) and (not kept(st) or (later and st in needs))]
+    later = [st for st in later if not _finished(out, name, st) and not _finished(arch, name, st)]
+    first = [st for st in first if not _finished(out, name, st)
+             and (not _finished(arch, name, st) or (later and st in needs))]
     return first, later
 
 
@@ -213,10 +212,8 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
                     argv = adasgn("recipe", SETS[ds].config, f"data.stream={stream}", *base)
                     stages = recipe_stages(cfg, layout)
                 later = [st for st in stages if st.startswith(ADA_STAGES)]
-                needs = [st for st, _, _ in single_stages(cfg, layout)]
-                if cfg.recipe.sgn_as_full_big and cfg.recipe.with_sgn:
-                    needs.append("sgn")  # the full-joint big single is copied from SGN
-                first, later = plan(a, name, [st for st in stages if st not in later], later, needs)
+                first, later = plan(a, name, [st for st in stages if st not in later], later,
+                                    adasgn_starts_from(cfg, layout))
                 if not first + later:
                     continue  # done: finished here or archived, on whatever machine it ran
                 prio = (stream != "joint", seed, LONGEST_FIRST.index(ds) if ds in LONGEST_FIRST else 9)
@@ -340,7 +337,7 @@ def todo(a) -> dict:
     for name, _, first, later, _ in groups(a):
         stages = first + later
         row = {"group": name, "stages": len(stages),
-               "again": sum((arch / name / st / "test.json").is_file() for st in stages)}
+               "again": sum(_finished(arch, name, st) for st in stages)}
         for dev in ("CPU", "GPU"):
             m = [took.get((_set_of(name), st, dev)) for st in stages]
             row[f"{dev.lower()}_minutes"] = (None if None in m

@@ -65,12 +65,23 @@ def single_stages(cfg: Config, layout: Layout | None = None) -> list[tuple[str, 
     return [(f"single_{size}{j}", j, size) for j in layout.joint_choices for size in ("small", "big")]
 
 
+def _sgn_is_full_big(cfg: Config) -> bool:
+    """Whether the recipe copies the trained SGN into the big full-joint single."""
+    return cfg.recipe.sgn_as_full_big and cfg.recipe.with_sgn
+
+
+def adasgn_starts_from(cfg: Config, layout: Layout | None = None) -> list[str]:
+    """The stages an AdaSGN stage starts from: the six singles, and SGN when it is copied into
+    the big full-joint one."""
+    return [s for s, _, _ in single_stages(cfg, layout)] + (["sgn"] if _sgn_is_full_big(cfg) else [])
+
+
 def run_singles(cfg: Config, progress: bool = True, layout: Layout | None = None, only=None) -> list[Path]:
     rc = cfg.recipe
     layout = layout or run_layout(cfg)
     paths = []
     for stage, joints, size in single_stages(cfg, layout):
-        if rc.sgn_as_full_big and rc.with_sgn and joints == layout.num_joints and size == "big":
+        if _sgn_is_full_big(cfg) and joints == layout.num_joints and size == "big":
             if (only is None or stage in only) and (cfg.run_dir / "sgn" / "test.json").is_file():
                 _sgn_to_single(cfg.run_dir / "sgn", cfg.run_dir / stage, layout.num_joints)
             paths.append(cfg.run_dir / stage / "checkpoints" / "best.pt")
