@@ -38,8 +38,11 @@ training minutes and the device added, and for SGN and the recipe's AdaSGN the t
 three-stream fusion needs. Checkpoints stay in the runs folder, which does not outlive a
 session, so an AdaSGN stage that is missing is trained with its own group's singles trained
 again (those the runs folder lacks), never from other singles; an archived stage nothing needs
-(SGN, the other AdaSGN stages) is not trained again. ``archive`` copies what the runs folder
-has finished and the archive lacks; ``report`` does that first.
+(SGN, the other AdaSGN stages) is not trained again. A single trained again that way keeps its
+archived record (the one the group's archived AdaSGN stages started from; the same recipe and
+seed on another device can differ by a sequence or two), and ``archive_kept.json`` in its run
+folder holds both top-1 figures. ``archive`` copies what the runs folder has finished and the
+archive lacks (or has older, a stage trained by hand since); ``report`` does that first.
 
 ``todo`` lists what ``run`` would train with the same arguments (per group: the stages missing,
 and the singles a missing AdaSGN stage needs) and what those stages took in the archive, per
@@ -224,10 +227,11 @@ def groups(a) -> list[tuple[str, str, list[str], list[str], tuple]]:
     return sorted(left, key=lambda g: g[4][:2])  # the joint stream first, then seed by seed
 
 
-def jobs(a) -> list[tuple[str, list[str]]]:
+def jobs(a, planned=None) -> list[tuple[str, list[str]]]:
     """One command per (set, stream, seed): the group's stages to train in one process (what
-    ``--jobs`` runs at a time unless ``--per-stage``)."""
-    return [(name, argv + ["--stages", *first, *later]) for name, argv, first, later, _ in groups(a)]
+    ``--jobs`` runs at a time unless ``--per-stage``); ``planned``: ``groups(a)`` if computed."""
+    return [(name, argv + ["--stages", *first, *later])
+            for name, argv, first, later, _ in (groups(a) if planned is None else planned)]
 
 
 def archive_stage(run_dir: Path, dest: Path) -> None:
@@ -245,13 +249,38 @@ def archive_stage(run_dir: Path, dest: Path) -> None:
         shutil.copy(run_dir / "scores_test.npz", dest / "scores_test.npz")
 
 
+# in a stage's run folder: trained again only for its checkpoints (a missing AdaSGN stage of its
+# group starts from it), so its archived record is kept -- the one the group's archived AdaSGN
+# stages started from; the file holds both top-1 figures
+KEPT = "archive_kept.json"
+
+
+def settle(a, group: str, stage: str) -> bool:
+    """A stage ``run`` trained has finished: archive it (True), or, if the archive holds it
+    already (a single trained again for its checkpoints), keep the archived record and write
+    both top-1 figures to ``KEPT`` in the run folder (False)."""
+    run_dir, dest = _out(a) / group / stage, _archive(a) / group / stage
+    if not _finished(_archive(a), group, stage):
+        archive_stage(run_dir, dest)
+        return True
+    old = json.loads((dest / "test.json").read_text())
+    new = json.loads((run_dir / "test.json").read_text())
+    (run_dir / KEPT).write_text(json.dumps({"archived_top1": old.get("top1"),
+                                            "archived_device": old.get("device"),
+                                            "this_run_top1": new.get("top1")}, indent=1))
+    return False
+
+
 def archive(a) -> int:
-    """Archive every finished stage under the runs folder that the archive lacks or has older."""
+    """Archive every finished stage under the runs folder that the archive lacks or has older
+    (a stage trained by hand since), but for a stage ``settle`` kept the archived record of."""
     out, arch = _out(a), _archive(a)
     n = 0
     for p in sorted(out.glob("*/*/test.json")):
         dest = arch / p.parent.parent.name / p.parent.name
-        if not (dest / "test.json").is_file() or (dest / "test.json").stat().st_mtime < p.stat().st_mtime:
+        if not (dest / "test.json").is_file() or (
+                (dest / "test.json").stat().st_mtime < p.stat().st_mtime
+                and not (p.parent / KEPT).is_file()):
             archive_stage(p.parent, dest)
             n += 1
     return n
@@ -265,10 +294,15 @@ def run(a) -> None:
     out = _out(a)
     out.mkdir(parents=True, exist_ok=True)
     if not a.per_stage:
-        todo = jobs(a)
+        planned = groups(a)
+        todo = jobs(a, planned)
         with ThreadPoolExecutor(max_workers=a.jobs) as pool:
             futures = [pool.submit(sh, argv, out / f"{name}.log") for name, argv in todo]
         failed = [name for (name, _), fut in zip(todo, futures) if fut.exception() is not None]
+        for name, _, first, later, _ in planned:
+            for st in first + later:
+                if _finished(out, name, st):
+                    settle(a, name, st)
     else:
         failed = run_per_stage(a, out)
     print(f"archived {archive(a)} stage(s) into {_archive(a)}", flush=True)
@@ -279,7 +313,8 @@ def run(a) -> None:
 def run_per_stage(a, out: Path) -> list[str]:
     """Every stage its own process, ``--jobs`` at a time: SGN and the singles of every group are
     ready at once, a group's AdaSGN stages once its singles finished; joint stream first, then
-    seed by seed. Only the stages ``plan`` names are started; each one is archived when done."""
+    seed by seed. Only the stages ``plan`` names are started; each one is settled (archived, or
+    its archived record kept) when done."""
     ready: list[Job] = []
     waiting = {}  # group -> (first-phase stages still to finish, its AdaSGN jobs)
     failed = []
@@ -305,7 +340,7 @@ def run_per_stage(a, out: Path) -> list[str]:
                     failed.append(f"{j.group}/{j.stage}")
                     waiting.pop(j.group, None)  # its AdaSGN stages cannot start
                     continue
-                archive_stage(out / j.group / j.stage, _archive(a) / j.group / j.stage)
+                settle(a, j.group, j.stage)
                 if j.group in waiting:
                     left, later = waiting[j.group]
                     left.discard(j.stage)

@@ -3,6 +3,7 @@ its report on a folder with no finished run."""
 
 import argparse
 import json
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -144,3 +145,39 @@ def test_todo_lists_the_groups_left_and_what_they_took(tmp_path):
         (tmp_path / "study" / g1 / st).mkdir(parents=True)
         (tmp_path / "study" / g1 / st / "test.json").write_text("{}")
     assert [g[2:4] for g in study.groups(a)] == [([], ["rand"])]
+
+
+def test_singles_trained_again_keep_their_archived_record(tmp_path, monkeypatch):
+    """A single trained again only for its checkpoints (its group's `rand` is missing) keeps the
+    archived record the group's archived AdaSGN stages started from; the run folder says both
+    top-1 figures, and neither `archive` nor a second `run` replaces the record or trains again."""
+    a = _args(tmp_path, sets=["msr"], seeds=[1], per_stage=True)
+    [(g, _, first, later, _)] = study.groups(a)
+    arch = tmp_path / "archive" / "study" / g
+    for st in first + later:
+        if st != "rand":
+            (arch / st).mkdir(parents=True)
+            (arch / st / "test.json").write_text(json.dumps({"top1": 0.8, "device": "cuda:0"}))
+    out = tmp_path / "study"
+
+    def fake_sh(argv, log):  # one stage (--per-stage) or the group's stages to train
+        for stage in argv[argv.index("--stages") + 1:]:
+            d = out / g / stage
+            d.mkdir(parents=True)
+            (d / "metrics.jsonl").write_text(json.dumps({"epoch": 0, "time_s": 60.0}) + "\n")
+            (d / "test.json").write_text(json.dumps({"top1": 0.9, "gmacs": 0.1}))
+
+    monkeypatch.setattr(study, "sh", fake_sh)
+    for per_stage in (True, False):
+        a.per_stage = per_stage
+        study.run(a)
+        singles = [st for st in first if st.startswith("single_")]
+        for st in singles:
+            assert json.loads((arch / st / "test.json").read_text()) == {"top1": 0.8, "device": "cuda:0"}
+            assert json.loads((out / g / st / study.KEPT).read_text()) == {
+                "archived_top1": 0.8, "archived_device": "cuda:0", "this_run_top1": 0.9}
+        rand = json.loads((arch / "rand" / "test.json").read_text())
+        assert rand["top1"] == 0.9 and rand["train_minutes"] == 1.0  # the new stage is archived
+        assert study.archive(a) == 0 and study.groups(a) == []
+        shutil.rmtree(out)
+        shutil.rmtree(arch / "rand")  # again, the whole-group way
