@@ -168,6 +168,9 @@ def test_singles_trained_again_keep_their_archived_record(tmp_path, monkeypatch)
             (d / "test.json").write_text(json.dumps({"top1": 0.9, "gmacs": 0.1}))
 
     monkeypatch.setattr(study, "sh", fake_sh)
+    pkl = tmp_path / "msr.pkl"  # run prepares a set whose pkl is missing: not here
+    pkl.write_bytes(b"")
+    monkeypatch.setattr(study, "_pkl", lambda ds: pkl)
     for per_stage in (True, False):
         a.per_stage = per_stage
         study.run(a)
