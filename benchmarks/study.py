@@ -491,7 +491,9 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
     gm = {k: float(np.mean([r["gmacs"] for r in v])) for k, v in joint.items()}
     mean = {k: float(np.mean(v)) for k, v in acc.items()}
     summary["stages"] = {k: {"top1": mean[k], "top1_sd": float(np.std(acc[k], ddof=1)) if len(acc[k]) > 1
-                             else 0.0, "gmacs": gm[k], "runs": len(acc[k])} for k in acc}
+                             else 0.0, "gmacs": gm[k], "runs": len(acc[k]),
+                             **({"alpha": joint[k][0]["alpha"]} if joint[k][0].get("alpha") is not None
+                                else {})} for k in acc}
     nn = nearest_neighbour(ds) if a.nn else None
     lines += ["#### SGN and single models (paper Table 1 layout), joint stream", "",
               "| model | #joints | size | top-1 % | GMACs | runs | selected epochs |",
@@ -537,6 +539,10 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
                 g3.append(rep["gmacs_sum"] or 0.0)
                 g1.append(float(np.load(paths[0])["gmacs"].mean()))
         cost = f"{np.mean(g1):.4f} / {np.mean(g3):.4f}" if fused else "--"
+        if fused:
+            summary.setdefault("fused", {})[stage] = {
+                "top1": float(np.mean(fused)), "top1_sd": float(np.std(fused, ddof=1)) if len(fused) > 1
+                else 0.0, "gmacs": float(np.mean(g3)), "seeds": len(fused)}
         lines.append(f"| {model} | {_ms(accs['joint'])} | {_ms(accs['bone'])} | {_ms(accs['velocity'])} | "
                      f"{_ms(fused)} | {cost} | {len(fused)} |")
     if st.published:
@@ -612,6 +618,75 @@ def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
     return out
 
 
+def _single_name(stage: str) -> str:
+    """single_small9 -> S-9, single_big20 -> B-20 (the paper's Table 1 shorthand)."""
+    size = "small" if stage.startswith("single_small") else "big"
+    return f"{size[0].upper()}-{stage[len('single_' + size):]}"
+
+
+def _target_names(st: StudySet, checks: dict, stages: dict) -> list[tuple[str, bool]]:
+    """(what the target says, met) for one set's ``targets`` checks, in their order."""
+    out = []
+    for key, ok in checks.items():
+        if key.startswith(("sgn>=", "adasgn>=")):
+            who, at = key.split(">=")
+            out.append((f"{'SGN' if who == 'sgn' else 'AdaSGN'} >= {at} %", ok))
+        elif key == "sd":
+            out.append((f"seed sd <= {st.targets['sd']:g}", ok))
+        elif key == "within_sgn":
+            out.append((f"AdaSGN within {st.targets['within_sgn']:g} point of SGN", ok))
+        elif key == "within1_at_half":
+            out.append(("within 1 point of SGN at <= 50 % of its GMACs", ok))
+        elif key == "beats_rand":
+            out.append(("adaptive beats rand", ok))
+        elif key == "on_front":
+            on = sorted(stages[k]["alpha"] for k, v in ok.items() if v)
+            out.append(("on or above the singles' front for every alpha"
+                        + (f" (alpha {', '.join(f'{x:g}' for x in on)} on it)" if on and not all(ok.values())
+                           else ""), all(ok.values())))
+    return out
+
+
+def overview(summaries: list[dict], amp: str = "bf16") -> list[str]:
+    """The four studies side by side (joint stream; 3s: the three-stream fusion) and every set's
+    targets, from ``section``'s summaries: the doc's first table."""
+    def ms(x):
+        return f"{x['top1']:.2f} ± {x['top1_sd']:.2f}"
+    lines = [begin("overview", amp), "",
+             "Mean ± sd over the seeds finished (top-1 %, test split evaluated once per run), GMACs "
+             "per sequence after `@`; joint stream unless 3s (the three streams fused).", "",
+             "| set | seeds | 1-NN | SGN | best single | AdaSGN (recipe alpha) | rand | 3s SGN | 3s AdaSGN |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    verdicts = []
+    for sm in summaries:
+        stg, ds = sm.get("stages"), sm["set"]
+        if not stg or "sgn" not in stg:
+            continue
+        singles = [k for k in stg if k.startswith("single_")]
+        best = max(singles, key=lambda k: stg[k]["top1"]) if singles else None
+        fused = sm.get("fused", {})
+
+        def cell(x, ref=None):
+            if x is None:
+                return "--"
+            share = f" ({100 * x['gmacs'] / ref:.0f} %)" if ref else ""
+            return f"{ms(x)} @ {x['gmacs']:.4f}{share}"
+        row = [ds, str(len(sm["seeds"])), f"{100 * sm['nn']['top1']:.2f}" if sm.get("nn") else "--",
+               cell(stg["sgn"]), f"{_single_name(best)} {cell(stg[best])}" if best else "--",
+               cell(stg.get("adasgn"), stg["sgn"]["gmacs"]), cell(stg.get("rand")),
+               cell(fused.get("sgn")), cell(fused.get("adasgn"), (fused.get("sgn") or {}).get("gmacs"))]
+        lines.append("| " + " | ".join(row) + " |")
+        names = _target_names(SETS[ds], sm.get("targets", {}), stg)
+        met = [n for n, ok in names if ok]
+        missed = [n for n, ok in names if not ok]
+        verdicts.append(f"* {ds}: met {len(met)} of {len(names)}"
+                        + (f" ({'; '.join(met)})" if met else "")
+                        + (f"; NOT met: {'; '.join(missed)}" if missed else "") + ".")
+    lines += ["", "(%): GMACs as a share of SGN's (3s: of SGN's three streams). Targets (issue 12; "
+              "each set's section gives the figures):", "", *verdicts, "", END]
+    return lines
+
+
 def report(a) -> str:
     archive(a)  # what the runs folder has finished and the archive lacks
     out = _archive(a)
@@ -620,6 +695,8 @@ def report(a) -> str:
         lines, summary = section(a, ds, out)
         texts.append((ds, "\n".join(lines)))
         summaries.append(summary)
+    if set(a.sets) == set(SETS):  # every set: the overview block too
+        texts.insert(0, ("overview", "\n".join(overview(summaries, a.amp))))
     if a.doc:
         doc = Path(a.doc)
         body = doc.read_text()
@@ -627,12 +704,12 @@ def report(a) -> str:
             if begin(ds, a.amp) in body:
                 i = body.index(begin(ds, a.amp))
                 body = body[:i] + text + body[body.index(END, i) + len(END):]
-            else:
+            elif ds in SETS:  # the overview goes only where the doc has its block
                 body += f"\n## {SETS[ds].title}\n\n{text}\n"
         doc.write_text(body)
     if a.json:
         return json.dumps(summaries, indent=2)
-    return "\n\n".join(f"### {SETS[ds].title}\n\n{t}" for ds, t in texts)
+    return "\n\n".join(f"### {SETS[ds].title if ds in SETS else 'All sets'}\n\n{t}" for ds, t in texts)
 
 
 def main() -> None:

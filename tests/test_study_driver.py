@@ -184,3 +184,33 @@ def test_singles_trained_again_keep_their_archived_record(tmp_path, monkeypatch)
         assert study.archive(a) == 0 and study.groups(a) == []
         shutil.rmtree(out)
         shutil.rmtree(arch / "rand")  # again, the whole-group way
+
+
+def test_overview_sets_side_by_side_with_their_targets(tmp_path):
+    """The overview block: one row per set (best single named in the paper's shorthand, GMACs as a
+    share of SGN's), and every set's targets split into met / not met; report writes it only where
+    the doc has its block and every set was asked for."""
+    def st(top1, gmacs, **kw):
+        return {"top1": top1, "top1_sd": 0.5, "gmacs": gmacs, **kw}
+    sm = {"set": "utd_mhad", "seeds": [1, 2, 3], "nn": {"top1": 0.8},
+          "stages": {"sgn": st(96.0, 0.13), "single_small9": st(96.1, 0.0326),
+                     "single_big9": st(97.1, 0.0624), "adasgn": st(96.6, 0.065, alpha=4.0),
+                     "adasgn_a16": st(94.6, 0.028, alpha=16.0), "rand": st(94.4, 0.052)},
+          "fused": {"sgn": st(96.5, 0.39), "adasgn": st(97.2, 0.195)},
+          "targets": {"adasgn>=90.0": True, "beats_rand": False,
+                      "on_front": {"adasgn": False, "adasgn_a16": True}}}
+    text = "\n".join(study.overview([sm, {"set": "penn", "seeds": []}]))
+    assert text.startswith(study.begin("overview")) and text.endswith(study.END)
+    row = next(x for x in text.splitlines() if x.startswith("| utd_mhad"))
+    assert "| B-9 97.10 ± 0.50 @ 0.0624 |" in row and "96.60 ± 0.50 @ 0.0650 (50 %)" in row
+    assert "97.20 ± 0.50 @ 0.1950 (50 %)" in row and "| 80.00 |" in row
+    assert ("* utd_mhad: met 1 of 3 (AdaSGN >= 90.0 %); NOT met: adaptive beats rand; on or above the "
+            "singles' front for every alpha (alpha 16 on it).") in text
+    assert "| penn" not in text  # nothing finished there
+    doc = tmp_path / "results.md"
+    doc.write_text(f"# r\n\n{study.begin('overview')}\nold\n{study.END}\n")
+    study.report(_args(tmp_path, sets=["msr"], doc=str(doc)))
+    assert "\nold\n" in doc.read_text()  # one set asked for: the overview is left alone
+    study.report(_args(tmp_path, sets=list(study.SETS), doc=str(doc)))
+    text = doc.read_text()
+    assert "\nold\n" not in text and text.count(study.begin("overview")) == 1
