@@ -53,7 +53,8 @@ deviation over seeds, adds a 1-NN baseline (nearest training sequence, Euclidean
 the evaluation pipeline's inputs), fuses the three streams with ``adasgn ensemble``'s function,
 checks the issue's targets, draws the accuracy-GMACs front per set and prints Markdown (paper
 Table 1 and Table 3 layouts); with ``--doc`` it replaces each set's generated block in
-docs/results.md.
+docs/results.md, and, when every set is asked for, the overview block (the sets side by side,
+each set's targets met / not met).
 """
 
 from __future__ import annotations
