@@ -425,6 +425,11 @@ def _devices(streams: dict) -> str:
                                for d, c in sorted(n.items()))
 
 
+def _sd(values) -> float:
+    """Sample standard deviation over seeds; 0 for a single run."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def _ms(values, digits: int = 2) -> str:
     v = np.asarray(values, dtype=float)
     if len(v) == 0:
@@ -471,8 +476,13 @@ def front(points: list[tuple[float, float]]):
     return best_at
 
 
+def _choice(size: str, joints: int) -> str:
+    """small, 9 -> S-9 (the paper's shorthand, as ``Choice.name``)."""
+    return f"{size[0].upper()}-{joints}"
+
+
 def _choices(ds: str) -> list[str]:
-    return [f"{s}-{j}" for j in get_layout(get_preset(ds).layout).joint_choices for s in ("S", "B")]
+    return [_choice(s, j) for j in get_layout(get_preset(ds).layout).joint_choices for s in ("small", "big")]
 
 
 def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
@@ -491,10 +501,8 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
     acc = {k: [100 * r["top1"] for r in v] for k, v in joint.items()}
     gm = {k: float(np.mean([r["gmacs"] for r in v])) for k, v in joint.items()}
     mean = {k: float(np.mean(v)) for k, v in acc.items()}
-    summary["stages"] = {k: {"top1": mean[k], "top1_sd": float(np.std(acc[k], ddof=1)) if len(acc[k]) > 1
-                             else 0.0, "gmacs": gm[k], "runs": len(acc[k]),
-                             **({"alpha": joint[k][0]["alpha"]} if joint[k][0].get("alpha") is not None
-                                else {})} for k in acc}
+    summary["stages"] = {k: {"top1": mean[k], "top1_sd": _sd(acc[k]), "gmacs": gm[k], "runs": len(acc[k])}
+                         for k in acc}
     nn = nearest_neighbour(ds) if a.nn else None
     lines += ["#### SGN and single models (paper Table 1 layout), joint stream", "",
               "| model | #joints | size | top-1 % | GMACs | runs | selected epochs |",
@@ -511,6 +519,7 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
                         reverse=True):
             k = f"single_{size}{j}"
             singles.append((gm[k], mean[k]))
+            summary["stages"][k]["name"] = _choice(size, j)
             lines.append(f"| SGN* | {j} | {size} | {_ms(acc[k])} | {gm[k]:.4f} | {len(acc[k])} | "
                          f"{_epochs(joint[k])} |")
     choices = _choices(ds)
@@ -542,8 +551,8 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
         cost = f"{np.mean(g1):.4f} / {np.mean(g3):.4f}" if fused else "--"
         if fused:
             summary.setdefault("fused", {})[stage] = {
-                "top1": float(np.mean(fused)), "top1_sd": float(np.std(fused, ddof=1)) if len(fused) > 1
-                else 0.0, "gmacs": float(np.mean(g3)), "seeds": len(fused)}
+                "top1": float(np.mean(fused)), "top1_sd": _sd(fused), "gmacs": float(np.mean(g3)),
+                "seeds": len(fused)}
         lines.append(f"| {model} | {_ms(accs['joint'])} | {_ms(accs['bone'])} | {_ms(accs['velocity'])} | "
                      f"{_ms(fused)} | {cost} | {len(fused)} |")
     if st.published:
@@ -559,8 +568,7 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
                   f"{sum(n for *_, n in per)} runs; per stage (mean over its runs there): "
                   + ", ".join(f"{s}/{k} {m:.1f}" for s, k, m, _ in per) + "."]
     agg = {k: {"top1": mean[k] / 100, "top1_std": summary["stages"][k]["top1_sd"] / 100,
-               "gmacs": gm[k], "gmacs_std": float(np.std([r["gmacs"] for r in joint[k]], ddof=1))
-               if len(joint[k]) > 1 else 0.0, "n": len(joint[k]),
+               "gmacs": gm[k], "gmacs_std": _sd([r["gmacs"] for r in joint[k]]), "n": len(joint[k]),
                **({"alpha": joint[k][0]["alpha"]} if joint[k][0].get("alpha") is not None else {})}
            for k in joint}
     png = tradeoff_plot(agg, ROOT / "docs" / "figures" / f"{ds}_tradeoff{PRECISIONS[a.amp][1]}.png",
@@ -571,11 +579,12 @@ def section(a, ds: str, out: Path) -> tuple[list[str], dict]:
 
 def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
     out = ["", "#### Targets (on the seed means)", ""]
-    checks = {}
+    checks, names = {}, []  # key -> met (the JSON summary); (what the target says, met)
     t = st.targets
     for key, label in (("sgn", "SGN"), ("adasgn", "AdaSGN (recipe alpha)")):
         if key in t and key in mean:
             checks[f"{key}>={t[key]}"] = mean[key] >= t[key]
+            names.append((f"{label.split()[0]} >= {t[key]} %", mean[key] >= t[key]))
             out.append(f"* {label} >= {t[key]} %: **{mean[key]:.2f} %** -- "
                        f"{'met' if mean[key] >= t[key] else 'NOT met'}.")
     if "sd" in t:
@@ -583,17 +592,20 @@ def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
         if sds:
             ok = all(v <= t["sd"] for v in sds.values())
             checks["sd"] = ok
+            names.append((f"seed sd <= {t['sd']:g}", ok))
             out.append(f"* seed sd <= {t['sd']} points: " + ", ".join(f"{k} {v:.2f}" for k, v in sds.items())
                        + f" -- {'met' if ok else 'NOT met'}.")
     if "within_sgn" in t and "sgn" in mean and "adasgn" in mean:
         ok = mean["adasgn"] >= mean["sgn"] - t["within_sgn"]
         checks["within_sgn"] = ok
+        names.append((f"AdaSGN within {t['within_sgn']:g} point of SGN", ok))
         out.append(f"* AdaSGN (recipe alpha) within {t['within_sgn']:g} point of SGN: **{mean['adasgn']:.2f} %** "
                    f"vs {mean['sgn']:.2f} % ({mean['adasgn'] - mean['sgn']:+.2f}) -- {'met' if ok else 'NOT met'}.")
     ada = [k for k in mean if k.startswith("adasgn")]
     if "sgn" in mean and ada:
         ok = [k for k in ada if mean[k] >= mean["sgn"] - 1 and gm[k] <= 0.5 * gm["sgn"]]
         checks["within1_at_half"] = bool(ok)
+        names.append(("within 1 point of SGN at <= 50 % of its GMACs", bool(ok)))
         out.append("* AdaSGN within 1 point of SGN or better at <= 50 % of its GMACs: "
                    + (", ".join(f"alpha {joint[k][0]['alpha']:g} {mean[k]:.2f} % at "
                                 f"{100 * gm[k] / gm['sgn']:.0f} %" for k in ok) or "none")
@@ -601,6 +613,7 @@ def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
     if "rand" in mean and ada:
         beat = [k for k in ada if mean[k] > mean["rand"] and gm[k] <= gm["rand"]]
         checks["beats_rand"] = bool(beat)
+        names.append(("adaptive beats rand", bool(beat)))
         out.append(f"* adaptive beats rand ({mean['rand']:.2f} % at {gm['rand']:.4f}) at equal or lower "
                    "GMACs: " + (", ".join(f"alpha {joint[k][0]['alpha']:g} ({mean[k]:.2f} % at {gm[k]:.4f})"
                                          for k in beat) or "none") + f" -- {'met' if beat else 'NOT met'}.")
@@ -608,6 +621,11 @@ def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
         best_at = front(singles)
         on = {k: mean[k] - best_at(gm[k]) for k in ada}
         checks["on_front"] = {k: v >= 0 for k, v in on.items()}
+        above = sorted(joint[k][0]["alpha"] for k, v in on.items() if v >= 0)
+        every = len(above) == len(on)
+        names.append(("on or above the singles' front for every alpha"
+                      + (f" (alpha {', '.join(f'{x:g}' for x in above)} on it)" if above and not every
+                         else ""), every))
         out.append("* AdaSGN on or above the singles' front (its accuracy minus the best single at "
                    "no more GMACs): " + ", ".join(f"alpha {joint[k][0]['alpha']:g} {v:+.2f}"
                                                  for k, v in sorted(on.items(), key=lambda kv: joint[kv[0]][0]['alpha']))
@@ -616,35 +634,7 @@ def targets(st, mean, gm, acc, joint, singles, nn, summary) -> list[str]:
         out.append(f"* 1-NN baseline {100 * nn['top1']:.2f} %; SGN {mean['sgn'] - 100 * nn['top1']:+.2f} points"
                    + (f", AdaSGN {mean['adasgn'] - 100 * nn['top1']:+.2f}" if "adasgn" in mean else "") + ".")
     summary["targets"] = checks
-    return out
-
-
-def _single_name(stage: str) -> str:
-    """single_small9 -> S-9, single_big20 -> B-20 (the paper's Table 1 shorthand)."""
-    size = "small" if stage.startswith("single_small") else "big"
-    return f"{size[0].upper()}-{stage[len('single_' + size):]}"
-
-
-def _target_names(st: StudySet, checks: dict, stages: dict) -> list[tuple[str, bool]]:
-    """(what the target says, met) for one set's ``targets`` checks, in their order."""
-    out = []
-    for key, ok in checks.items():
-        if key.startswith(("sgn>=", "adasgn>=")):
-            who, at = key.split(">=")
-            out.append((f"{'SGN' if who == 'sgn' else 'AdaSGN'} >= {at} %", ok))
-        elif key == "sd":
-            out.append((f"seed sd <= {st.targets['sd']:g}", ok))
-        elif key == "within_sgn":
-            out.append((f"AdaSGN within {st.targets['within_sgn']:g} point of SGN", ok))
-        elif key == "within1_at_half":
-            out.append(("within 1 point of SGN at <= 50 % of its GMACs", ok))
-        elif key == "beats_rand":
-            out.append(("adaptive beats rand", ok))
-        elif key == "on_front":
-            on = sorted(stages[k]["alpha"] for k, v in ok.items() if v)
-            out.append(("on or above the singles' front for every alpha"
-                        + (f" (alpha {', '.join(f'{x:g}' for x in on)} on it)" if on and not all(ok.values())
-                           else ""), all(ok.values())))
+    summary["target_names"] = names
     return out
 
 
@@ -673,11 +663,11 @@ def overview(summaries: list[dict], amp: str = "bf16") -> list[str]:
             share = f" ({100 * x['gmacs'] / ref:.0f} %)" if ref else ""
             return f"{ms(x)} @ {x['gmacs']:.4f}{share}"
         row = [ds, str(len(sm["seeds"])), f"{100 * sm['nn']['top1']:.2f}" if sm.get("nn") else "--",
-               cell(stg["sgn"]), f"{_single_name(best)} {cell(stg[best])}" if best else "--",
+               cell(stg["sgn"]), f"{stg[best]['name']} {cell(stg[best])}" if best else "--",
                cell(stg.get("adasgn"), stg["sgn"]["gmacs"]), cell(stg.get("rand")),
                cell(fused.get("sgn")), cell(fused.get("adasgn"), (fused.get("sgn") or {}).get("gmacs"))]
         lines.append("| " + " | ".join(row) + " |")
-        names = _target_names(SETS[ds], sm.get("targets", {}), stg)
+        names = sm.get("target_names", [])
         met = [n for n, ok in names if ok]
         missed = [n for n, ok in names if not ok]
         verdicts.append(f"* {ds}: met {len(met)} of {len(names)}"

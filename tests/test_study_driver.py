@@ -61,6 +61,22 @@ def test_penn_target_adasgn_within_one_point_of_sgn():
                               joint, {}, None, summary)
         line = next(x for x in lines if "within 1 point of SGN:" in x)
         assert line.endswith(f"-- {verdict}.") and summary["targets"]["within_sgn"] is (verdict == "met")
+        assert ("AdaSGN within 1 point of SGN", verdict == "met") in summary["target_names"]
+
+
+def test_target_names_say_which_alphas_lie_on_the_front():
+    """targets() names each target beside its check; the front one says which alphas are on it."""
+    singles = [(0.01, 80.0), (0.013, 81.0), (0.03, 90.0), (0.06, 89.0), (0.064, 88.0), (0.13, 88.5)]
+    mean = {"sgn": 88.5, "adasgn": 86.5, "adasgn_a16": 85.0, "rand": 87.0}
+    gm = {"sgn": 0.13, "adasgn": 0.063, "adasgn_a16": 0.026, "rand": 0.052}
+    joint = {"adasgn": [{"alpha": 4.0}], "adasgn_a16": [{"alpha": 16.0}]}
+    summary = {}
+    study.targets(study.SETS["utd_mhad"], mean, gm, {}, joint, singles, None, summary)
+    assert summary["target_names"] == [
+        ("AdaSGN >= 90.0 %", False), ("within 1 point of SGN at <= 50 % of its GMACs", False),
+        ("adaptive beats rand", False),
+        ("on or above the singles' front for every alpha (alpha 16 on it)", False)]
+    assert summary["targets"]["on_front"] == {"adasgn": False, "adasgn_a16": True}
 
 
 def test_per_stage_schedule_waits_for_the_singles(tmp_path, monkeypatch):
@@ -193,12 +209,12 @@ def test_overview_sets_side_by_side_with_their_targets(tmp_path):
     def st(top1, gmacs, **kw):
         return {"top1": top1, "top1_sd": 0.5, "gmacs": gmacs, **kw}
     sm = {"set": "utd_mhad", "seeds": [1, 2, 3], "nn": {"top1": 0.8},
-          "stages": {"sgn": st(96.0, 0.13), "single_small9": st(96.1, 0.0326),
-                     "single_big9": st(97.1, 0.0624), "adasgn": st(96.6, 0.065, alpha=4.0),
-                     "adasgn_a16": st(94.6, 0.028, alpha=16.0), "rand": st(94.4, 0.052)},
+          "stages": {"sgn": st(96.0, 0.13), "single_small9": st(96.1, 0.0326, name="S-9"),
+                     "single_big9": st(97.1, 0.0624, name="B-9"), "adasgn": st(96.6, 0.065),
+                     "adasgn_a16": st(94.6, 0.028), "rand": st(94.4, 0.052)},
           "fused": {"sgn": st(96.5, 0.39), "adasgn": st(97.2, 0.195)},
-          "targets": {"adasgn>=90.0": True, "beats_rand": False,
-                      "on_front": {"adasgn": False, "adasgn_a16": True}}}
+          "target_names": [("AdaSGN >= 90.0 %", True), ("adaptive beats rand", False),
+                           ("on or above the singles' front for every alpha (alpha 16 on it)", False)]}
     text = "\n".join(study.overview([sm, {"set": "penn", "seeds": []}]))
     assert text.startswith(study.begin("overview")) and text.endswith(study.END)
     row = next(x for x in text.splitlines() if x.startswith("| utd_mhad"))
